@@ -1,0 +1,6 @@
+"""``python -m comfycine``."""
+
+from comfycine.cli.main import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""The one exception tree of comfycine, and the exit codes it maps to.
+
+::
+
+    ComfycineError                      exit 1   unexpected
+    ├── UsageError                      exit 2   bad flag, bad value
+    │   ├── TemplateNotFound            exit 2   unknown template name
+    │   ├── TemplateInvalid             exit 2   unreadable or UI-format template
+    │   ├── ParameterError              exit 2   unknown, ill-typed or missing value
+    │   ├── MediaNotFound               exit 2   a media path that does not exist
+    │   └── JobNotFound                 exit 2   no such job in the ledger
+    ├── TargetUnreachable               exit 3   DNS, refused, timeout
+    ├── RejectedError                   exit 4   server refused before running
+    │   ├── ValidationFailed            exit 4   node_errors / invalid_prompt
+    │   └── ServerError                 exit 4   5xx or a non-ComfyUI answer
+    ├── JobFailed                       exit 5   execution_error while running
+    │   ├── JobInterrupted              exit 5   cancelled while running
+    │   ├── JobLost                     exit 5   vanished from queue and history
+    │   └── DownloadFailed              exit 5   an output could not be fetched
+    ├── StillRunning                    exit 6   the wait ended before the job
+    ├── CloudAccountError               exit 7   key, credits, plan, queue full
+    └── Interrupted                     exit 130 Ctrl-C
+
+Every class carries a stable snake_case ``code``, a one-line ``hint`` that names the
+next command to run, its ``exit_code`` and free-form ``details`` for the JSON envelope.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any, ClassVar
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; the contract of DESIGN.md."""
+
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    UNREACHABLE = 3
+    REJECTED = 4
+    FAILED = 5
+    STILL_RUNNING = 6
+    CLOUD_ACCOUNT = 7
+    INTERRUPTED = 130
+
+
+class ComfycineError(Exception):
+    """Base of every error comfycine raises on purpose."""
+
+    code: ClassVar[str] = "unexpected"
+    exit_code: ClassVar[ExitCode] = ExitCode.UNEXPECTED
+    default_hint: ClassVar[str] = "Run again with --debug and report the traceback."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        details: dict[str, Any] | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint if hint is not None else self.default_hint
+        self.details: dict[str, Any] = details or {}
+        if code is not None:
+            # Subclasses share an exit code but may refine the code (e.g. out_of_memory).
+            self.code = code  # type: ignore[misc]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``error`` object of the JSON envelope."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+            "details": self.details,
+        }
+
+
+class UsageError(ComfycineError):
+    """The command line or a value given to it is wrong."""
+
+    code = "usage_error"
+    exit_code = ExitCode.USAGE
+    default_hint = "See comfycine --help."
+
+
+class TemplateNotFound(UsageError):
+    """No template by that name in the workflow directories."""
+
+    code = "unknown_template"
+    default_hint = "List the templates with: comfycine workflow list"
+
+
+class TemplateInvalid(UsageError):
+    """A template file cannot be used (unreadable JSON, UI format, no nodes)."""
+
+    code = "invalid_template"
+    default_hint = "Export the workflow in API format (Workflow > Export (API))."
+
+
+class ParameterError(UsageError):
+    """A template parameter is unknown, ill-typed or missing."""
+
+    code = "invalid_parameter"
+    default_hint = "See the template's parameters with: comfycine workflow show NAME"
+
+
+class MediaNotFound(UsageError):
+    """A media placeholder points at a file that does not exist."""
+
+    code = "media_not_found"
+    default_hint = "Check the path given with --set."
+
+
+class JobNotFound(UsageError):
+    """The ledger has no job with that id."""
+
+    code = "unknown_job"
+    default_hint = "List recent jobs with: comfycine status"
+
+
+class TargetUnreachable(ComfycineError):
+    """The ComfyUI server cannot be reached."""
+
+    code = "target_unreachable"
+    exit_code = ExitCode.UNREACHABLE
+    default_hint = "Check the server with: comfycine doctor"
+
+
+class RejectedError(ComfycineError):
+    """The server refused the job before running it."""
+
+    code = "rejected"
+    exit_code = ExitCode.REJECTED
+    default_hint = "Check the workflow with: comfycine workflow validate NAME"
+
+
+class ValidationFailed(RejectedError):
+    """The server's validation (HTTP 400) rejected the graph."""
+
+    code = "validation_failed"
+
+
+class ServerError(RejectedError):
+    """The server answered with an error that is not a validation result."""
+
+    code = "server_error"
+    default_hint = "Check the server with: comfycine doctor"
+
+
+class JobFailed(ComfycineError):
+    """The job failed while running on the server."""
+
+    code = "node_exception"
+    exit_code = ExitCode.FAILED
+    default_hint = "Diagnose it with: comfycine debug last"
+
+
+class JobInterrupted(JobFailed):
+    """The job was interrupted while running."""
+
+    code = "job_interrupted"
+    default_hint = "Run it again with: comfycine generate TEMPLATE"
+
+
+class JobLost(JobFailed):
+    """The job is neither queued nor in history: the server lost it (restart)."""
+
+    code = "job_lost"
+    default_hint = "The server probably restarted; submit the job again."
+
+
+class DownloadFailed(JobFailed):
+    """An output file could not be downloaded."""
+
+    code = "download_failed"
+    default_hint = "Retry the download with: comfycine wait JOB"
+
+
+class StillRunning(ComfycineError):
+    """The wait ended while the job was still queued or running."""
+
+    code = "still_running"
+    exit_code = ExitCode.STILL_RUNNING
+    default_hint = "Wait again with: comfycine wait JOB"
+
+
+class CloudAccountError(ComfycineError):
+    """Comfy Cloud refused the account: key, credits, plan or queue."""
+
+    code = "cloud_account"
+    exit_code = ExitCode.CLOUD_ACCOUNT
+    default_hint = "Check the key and credits at platform.comfy.org."
+
+
+class Interrupted(ComfycineError):
+    """The user pressed Ctrl-C."""
+
+    code = "interrupted"
+    exit_code = ExitCode.INTERRUPTED
+    default_hint = "Follow the job with: comfycine wait JOB"

@@ -1,0 +1,192 @@
+"""Settings: every environment name, and their resolution flag > environment > .env > default.
+
+This module is the only one that reads the environment. It is called once per command
+invocation; the resulting :class:`Settings` is passed down explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+
+from .errors import UsageError
+
+# Environment names (DESIGN.md "Environment names"); aliases are read when the main one is unset.
+ENV_COMFYUI_URL = "COMFYUI_URL"
+ENV_CLOUD_URL = "COMFY_CLOUD_URL"
+ENV_CLOUD_API_KEY = "COMFY_CLOUD_API_KEY"
+ENV_WORKFLOW_DIR = "COMFYCINE_WORKFLOW_DIR"
+ENV_WORKFLOW_DIR_ALIAS = "WORKFLOW_DIR"
+ENV_OUTPUT_DIR = "COMFYCINE_OUTPUT_DIR"
+ENV_EXCHANGE_DIR = "COMFYCINE_EXCHANGE_DIR"
+ENV_DATA_DIR = "COMFYCINE_DATA_DIR"
+ENV_CACHE_DIR = "COMFYCINE_CACHE_DIR"
+ENV_NOTIFY_COMMAND = "COMFYCINE_NOTIFY_COMMAND"
+ENV_TELEGRAM_BOT_TOKEN = "TELEGRAM_BOT_TOKEN"
+ENV_TELEGRAM_CHAT_ID = "TELEGRAM_CHAT_ID"
+ENV_DEBUG = "COMFYCINE_DEBUG"
+ENV_DOTENV = "COMFYCINE_ENV_FILE"
+
+# field name -> environment names, first match wins
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "comfyui_url": (ENV_COMFYUI_URL,),
+    "cloud_url": (ENV_CLOUD_URL,),
+    "cloud_api_key": (ENV_CLOUD_API_KEY,),
+    "workflow_dir": (ENV_WORKFLOW_DIR, ENV_WORKFLOW_DIR_ALIAS),
+    "output_dir": (ENV_OUTPUT_DIR,),
+    "exchange_dir": (ENV_EXCHANGE_DIR,),
+    "data_dir": (ENV_DATA_DIR,),
+    "cache_dir": (ENV_CACHE_DIR,),
+    "notify_command": (ENV_NOTIFY_COMMAND,),
+    "telegram_bot_token": (ENV_TELEGRAM_BOT_TOKEN,),
+    "telegram_chat_id": (ENV_TELEGRAM_CHAT_ID,),
+    "debug": (ENV_DEBUG,),
+}
+
+DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
+DEFAULT_CLOUD_URL = "https://cloud.comfy.org"
+
+
+def _home() -> Path:
+    return Path(os.path.expanduser("~"))
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """Where the ledger lives when COMFYCINE_DATA_DIR is unset (XDG / macOS conventions)."""
+    if sys.platform == "darwin":
+        return _home() / "Library" / "Application Support" / "comfycine"
+    base = env.get("XDG_DATA_HOME") or str(_home() / ".local" / "share")
+    return Path(base) / "comfycine"
+
+
+def default_cache_dir(env: Mapping[str, str]) -> Path:
+    """Where built things (the local CPU ComfyUI) live when COMFYCINE_CACHE_DIR is unset."""
+    if sys.platform == "darwin":
+        return _home() / "Library" / "Caches" / "comfycine"
+    base = env.get("XDG_CACHE_HOME") or str(_home() / ".cache")
+    return Path(base) / "comfycine"
+
+
+def default_config_dir(env: Mapping[str, str]) -> Path:
+    """Where a user-wide ``.env`` may live."""
+    base = env.get("XDG_CONFIG_HOME") or str(_home() / ".config")
+    return Path(base) / "comfycine"
+
+
+class Settings(BaseModel):
+    """Everything a command needs to know about its environment, resolved once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    comfyui_url: str = DEFAULT_COMFYUI_URL
+    cloud_url: str = DEFAULT_CLOUD_URL
+    cloud_api_key: SecretStr | None = None
+    workflow_dir: Path | None = None
+    output_dir: Path
+    exchange_dir: Path
+    data_dir: Path
+    cache_dir: Path
+    notify_command: str | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_id: str | None = None
+    debug: bool = False
+    # Where each value came from ("flag", "env", ".env", "default"): shown by doctor.
+    sources: dict[str, str] = {}
+
+    @field_validator("comfyui_url", "cloud_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value
+
+    @field_validator("workflow_dir", "output_dir", "exchange_dir", "data_dir", "cache_dir")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return None if value is None else Path(os.path.expanduser(str(value)))
+
+    @property
+    def ledger_path(self) -> Path:
+        """The SQLite job ledger."""
+        return self.data_dir / "ledger.sqlite3"
+
+
+def find_dotenv(env: Mapping[str, str], cwd: Path | None = None) -> Path | None:
+    """The ``.env`` to read: COMFYCINE_ENV_FILE, else ./.env, else the config dir's."""
+    explicit = env.get(ENV_DOTENV)
+    if explicit:
+        return Path(explicit)
+    for candidate in ((cwd or Path.cwd()) / ".env", default_config_dir(env) / ".env"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_dotenv(path: Path | None) -> dict[str, str]:
+    """The key/value pairs of a ``.env`` file (no interpolation, no export to os.environ)."""
+    if path is None or not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
+
+
+def _lookup(names: tuple[str, ...], source: Mapping[str, str]) -> str | None:
+    for name in names:
+        value = source.get(name)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def resolve(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    dotenv_path: Path | None = None,
+    *,
+    read_dotenv_file: bool = True,
+) -> Settings:
+    """Build the settings: flag > environment > ``.env`` > default.
+
+    ``flags`` holds field names with values given on the command line (None = not given).
+    """
+    env = dict(os.environ if env is None else env)
+    dotenv = read_dotenv(dotenv_path or find_dotenv(env)) if read_dotenv_file else {}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for field, names in ENV_NAMES.items():
+        flag_value = (flags or {}).get(field)
+        if flag_value is not None:
+            values[field], sources[field] = flag_value, "flag"
+        elif (found := _lookup(names, env)) is not None:
+            values[field], sources[field] = found, "env"
+        elif (found := _lookup(names, dotenv)) is not None:
+            values[field], sources[field] = found, ".env"
+    exchange = Path(values.get("exchange_dir") or _home() / "ComfyUI-Exchange")
+    values.setdefault("exchange_dir", exchange)
+    values.setdefault("output_dir", Path(os.path.expanduser(str(exchange))) / "renders")
+    values.setdefault("data_dir", default_data_dir(env))
+    values.setdefault("cache_dir", default_cache_dir(env))
+    if "notify_command" not in values:
+        script = _home() / ".claude" / "scripts" / "notify.sh"
+        if script.is_file():
+            values["notify_command"] = str(script)
+    if isinstance(values.get("debug"), str):
+        values["debug"] = values["debug"].strip().lower() in {"1", "true", "yes", "on"}
+    for field in ENV_NAMES:
+        sources.setdefault(field, "default")
+    try:
+        return Settings(**values, sources=sources)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise UsageError(
+            "Invalid setting: " + "; ".join(lines),
+            hint="Fix the value in the environment or .env (see .env.example).",
+            code="invalid_setting",
+        ) from None
