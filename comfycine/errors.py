@@ -201,3 +201,31 @@ class Interrupted(ComfycineError):
     code = "interrupted"
     exit_code = ExitCode.INTERRUPTED
     default_hint = "Follow the job with: comfycine wait JOB"
+
+
+class RecordedError(ComfycineError):
+    """An error read back from the ledger: a job that already ended badly."""
+
+    def __init__(self, error: dict[str, Any], *, job: str, status: str) -> None:
+        details = dict(error.get("details") or {})
+        details["job"] = job
+        super().__init__(
+            str(error.get("message") or f"Job {job[:8]} ended as {status}."),
+            hint=str(error.get("hint") or f"Diagnose it with: comfycine debug {job[:8]}"),
+            details=details,
+            code=str(error.get("code") or status),
+        )
+        exit_value = error.get("exit")
+        # Keep the exit code the job had when it failed (4 for rejected, 5 for failed...).
+        self.exit_code = (  # type: ignore[misc]
+            ExitCode(exit_value) if exit_value in set(ExitCode) else ExitCode.FAILED
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``error`` object of the JSON envelope."""
+        return super().to_dict()
+
+
+def recordable(error: ComfycineError) -> dict[str, Any]:
+    """The form of an error stored in the ledger (envelope fields plus the exit code)."""
+    return {**error.to_dict(), "exit": int(error.exit_code)}

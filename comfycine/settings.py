@@ -1,6 +1,6 @@
-"""Settings: every environment name, and their resolution flag > environment > .env > default.
+"""Settings: resolution of every setting, flag > environment > .env > default.
 
-This module is the only one that reads the environment. It is called once per command
+The names live in :mod:`comfycine.envnames`; this module is the only one that reads them. It is called once per command
 invocation; the resulting :class:`Settings` is passed down explicitly.
 """
 
@@ -14,39 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
+from .envnames import (
+    ENV_DOTENV,
+    ENV_NAMES,
+)
 from .errors import UsageError
-
-# Environment names (DESIGN.md "Environment names"); aliases are read when the main one is unset.
-ENV_COMFYUI_URL = "COMFYUI_URL"
-ENV_CLOUD_URL = "COMFY_CLOUD_URL"
-ENV_CLOUD_API_KEY = "COMFY_CLOUD_API_KEY"
-ENV_WORKFLOW_DIR = "COMFYCINE_WORKFLOW_DIR"
-ENV_WORKFLOW_DIR_ALIAS = "WORKFLOW_DIR"
-ENV_OUTPUT_DIR = "COMFYCINE_OUTPUT_DIR"
-ENV_EXCHANGE_DIR = "COMFYCINE_EXCHANGE_DIR"
-ENV_DATA_DIR = "COMFYCINE_DATA_DIR"
-ENV_CACHE_DIR = "COMFYCINE_CACHE_DIR"
-ENV_NOTIFY_COMMAND = "COMFYCINE_NOTIFY_COMMAND"
-ENV_TELEGRAM_BOT_TOKEN = "TELEGRAM_BOT_TOKEN"
-ENV_TELEGRAM_CHAT_ID = "TELEGRAM_CHAT_ID"
-ENV_DEBUG = "COMFYCINE_DEBUG"
-ENV_DOTENV = "COMFYCINE_ENV_FILE"
-
-# field name -> environment names, first match wins
-ENV_NAMES: dict[str, tuple[str, ...]] = {
-    "comfyui_url": (ENV_COMFYUI_URL,),
-    "cloud_url": (ENV_CLOUD_URL,),
-    "cloud_api_key": (ENV_CLOUD_API_KEY,),
-    "workflow_dir": (ENV_WORKFLOW_DIR, ENV_WORKFLOW_DIR_ALIAS),
-    "output_dir": (ENV_OUTPUT_DIR,),
-    "exchange_dir": (ENV_EXCHANGE_DIR,),
-    "data_dir": (ENV_DATA_DIR,),
-    "cache_dir": (ENV_CACHE_DIR,),
-    "notify_command": (ENV_NOTIFY_COMMAND,),
-    "telegram_bot_token": (ENV_TELEGRAM_BOT_TOKEN,),
-    "telegram_chat_id": (ENV_TELEGRAM_CHAT_ID,),
-    "debug": (ENV_DEBUG,),
-}
 
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
 DEFAULT_CLOUD_URL = "https://cloud.comfy.org"

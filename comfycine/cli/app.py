@@ -1,0 +1,36 @@
+"""The Typer application: one module per command group, joined here.
+
+Command modules import the library lazily inside their functions so that
+``comfycine --help`` stays fast (no httpx, pydantic or websockets at start-up).
+"""
+
+from __future__ import annotations
+
+import typer
+
+
+def build_app() -> typer.Typer:
+    """Assemble the application."""
+    from comfycine import __version__
+    from comfycine.cli import jobs, server, workflow
+
+    app = typer.Typer(
+        name="comfycine",
+        help="Drive ComfyUI (your PC over Tailscale, or a local test server) for film work.\n\n"
+        "Every command takes --json for one machine-readable envelope on stdout.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    jobs.register(app)
+    app.add_typer(workflow.app, name="workflow")
+    app.add_typer(server.app, name="server")
+
+    @app.command("version")
+    def version() -> None:
+        """Print the comfycine version."""
+        print(__version__)
+
+    return app

@@ -1,0 +1,197 @@
+"""``generate``, ``wait``, ``status`` and ``cancel``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from comfycine.cli.options import DebugOpt, JsonOpt, TargetOpt, UrlOpt, load_settings
+from comfycine.cli.progressview import ProgressView
+from comfycine.cli.render import Output
+
+
+def _print_job(output: Output, data: dict[str, Any]) -> None:
+    for path in data.get("outputs") or ():
+        output.write_stdout(str(path))
+    job = str(data.get("job", ""))[:8]
+    if data.get("status") in {"queued", "submitting"}:
+        output.write_stdout(job)
+        output.info(f"Submitted job {job}. Follow it with: comfycine wait {job}")
+        return
+    seconds = data.get("seconds")
+    took = f" in {seconds:.1f} s" if isinstance(seconds, int | float) else ""
+    count = len(data.get("outputs") or ())
+    output.info(f"✓ {data.get('template') or 'job'} {job} {data.get('status')}{took}, {count} file(s)")
+    seeds = data.get("seeds") or {}
+    if seeds:
+        output.info("  seeds: " + ", ".join(f"{k}={v}" for k, v in seeds.items()))
+
+
+def generate(
+    template: Annotated[str, typer.Argument(help="Template name (see: comfycine workflow list).")],
+    prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="The prompt text.")] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="NAME=VALUE for a template parameter (repeatable)."),
+    ] = None,
+    negative: Annotated[str | None, typer.Option(help="Shortcut for --set negative=…")] = None,
+    seed: Annotated[int | None, typer.Option(help="Shortcut for --set seed=…")] = None,
+    steps: Annotated[int | None, typer.Option(help="Shortcut for --set steps=…")] = None,
+    width: Annotated[int | None, typer.Option(help="Shortcut for --set width=…")] = None,
+    height: Annotated[int | None, typer.Option(help="Shortcut for --set height=…")] = None,
+    frames: Annotated[int | None, typer.Option(help="Shortcut for --set frames=…")] = None,
+    image: Annotated[
+        str | None, typer.Option(help="The template's image input, when it has exactly one.")
+    ] = None,
+    video: Annotated[
+        str | None, typer.Option(help="The template's video input, when it has exactly one.")
+    ] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Submit and print the job id at once.")
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Stop waiting after S seconds (exit 6; the job goes on)."),
+    ] = None,
+    events: Annotated[
+        bool, typer.Option("--events", help="Print progress as NDJSON events on stdout.")
+    ] = False,
+    target: TargetOpt = None,
+    url: UrlOpt = None,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Render a template on ComfyUI and download the result.
+
+    Output paths go to stdout, progress to stderr. A prompt starting with @cloud asks
+    for the cloud target.
+    """
+    from comfycine.generation import generate as run_generate
+
+    settings = load_settings(url)
+    output = Output("generate", as_json=json)
+    shortcuts = {
+        "negative": negative,
+        "seed": seed,
+        "steps": steps,
+        "width": width,
+        "height": height,
+        "frames": frames,
+        "@image": image,
+        "@video": video,
+    }
+    overrides = {k: str(v) for k, v in shortcuts.items() if v is not None}
+    with ProgressView(output, events=events) as view:
+        result = run_generate(
+            settings,
+            template,
+            prompt=prompt,
+            assignments=sets or [],
+            overrides=overrides,
+            target=target,
+            detach=detach,
+            timeout=timeout,
+            observer=view,
+        )
+    output.success(result.to_dict(), _print_job)
+
+
+def wait(
+    job: Annotated[str, typer.Argument(help="Job id, a unique prefix, or 'last'.")],
+    timeout: Annotated[
+        float | None, typer.Option(help="Give up after S seconds (exit 6; the job goes on).")
+    ] = None,
+    events: Annotated[bool, typer.Option("--events", help="NDJSON progress on stdout.")] = False,
+    target: TargetOpt = None,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Follow a job until it ends, then download its outputs."""
+    from comfycine.generation import wait as run_wait
+
+    settings = load_settings()
+    output = Output("wait", as_json=json)
+    with ProgressView(output, events=events) as view:
+        result = run_wait(settings, job, timeout=timeout, observer=view)
+    output.success(result.to_dict(), _print_job)
+
+
+def _print_status(output: Output, data: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    jobs = [data["job"]] if "job" in data else data.get("jobs", [])
+    if not jobs:
+        output.info("No jobs yet. Start one with: comfycine generate testpattern")
+        return
+    if "job" in data:
+        job = data["job"]
+        for key in ("job", "status", "server_state", "template", "target", "server", "seconds"):
+            if job.get(key) is not None:
+                output.write_stdout(f"{key:13} {job[key]}")
+        for path in job.get("outputs") or ():
+            output.write_stdout(f"{'output':13} {path}")
+        if job.get("error"):
+            output.write_stdout(f"{'error':13} {job['error'].get('message')}")
+        return
+    table = Table("job", "status", "template", "target", "seconds", "outputs", box=None)
+    for job in jobs:
+        table.add_row(
+            escape(str(job["job"])[:8]),
+            escape(str(job["status"])),
+            escape(str(job.get("template") or "")),
+            escape(str(job.get("target") or "")),
+            "" if job.get("seconds") is None else f"{job['seconds']:.1f}",
+            str(len(job.get("outputs") or ())),
+        )
+    from rich.console import Console
+
+    Console(highlight=False, soft_wrap=True).print(table)
+
+
+def status(
+    job: Annotated[str | None, typer.Argument(help="Job id, prefix or 'last'; none: recent.")] = None,
+    limit: Annotated[int, typer.Option(help="How many recent jobs to list.")] = 20,
+    target: TargetOpt = None,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show one job, or the recent jobs."""
+    from comfycine.generation import status as run_status
+
+    settings = load_settings()
+    output = Output("status", as_json=json)
+    output.success(run_status(settings, job, limit=limit).to_dict(), _print_status)
+
+
+def cancel(
+    job: Annotated[str, typer.Argument(help="Job id, prefix or 'last'.")],
+    target: TargetOpt = None,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Interrupt a running job, or remove it from the queue if it has not started."""
+    from comfycine.generation import cancel as run_cancel
+
+    settings = load_settings()
+    output = Output("cancel", as_json=json)
+    result = run_cancel(settings, job)
+    messages = {
+        "interrupted": "interrupted while running",
+        "removed": "removed from the queue",
+        "already_finished": "already finished: nothing to cancel",
+        "not_on_server": "not on the server any more (recorded as lost)",
+    }
+    output.success(
+        result.to_dict(),
+        lambda out, data: out.info(f"Job {data['job'][:8]}: {messages[data['action']]}."),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the application."""
+    app.command()(generate)
+    app.command()(wait)
+    app.command()(status)
+    app.command()(cancel)

@@ -1,0 +1,83 @@
+"""Entry point: build the Typer app, run it, and map every outcome to one exit code.
+
+This is the only place that turns exceptions into exit codes: commands raise library
+errors, :func:`main` renders them (one red line + hint, or the JSON envelope).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+from comfycine.errors import ComfycineError, ExitCode, Interrupted, UsageError
+
+
+def _command_name(argv: list[str]) -> str:
+    words = [a for a in argv if not a.startswith("-")]
+    return " ".join(words[:2]) if words[:1] in (["server"], ["workflow"]) else (
+        words[0] if words else "comfycine"
+    )
+
+
+def _debug_enabled(argv: list[str]) -> bool:
+    value = os.environ.get("COMFYCINE_DEBUG", "").strip().lower()
+    return "--debug" in argv or value in {"1", "true", "yes", "on"}
+
+
+def _secret_values() -> tuple[str, ...]:
+    from comfycine.envnames import secret_values
+
+    return secret_values(os.environ)
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI with ``argv`` (without the program name); return the exit code."""
+    import click
+
+    from comfycine.cli.app import build_app
+    from comfycine.cli.render import Output
+
+    as_json = "--json" in argv
+    output = Output(_command_name(argv), as_json=as_json, secrets=_secret_values)
+    try:
+        app = build_app()
+        command = __import__("typer").main.get_command(app)
+        result = command.main(args=argv, prog_name="comfycine", standalone_mode=False)
+        return int(result) if isinstance(result, int) else ExitCode.OK
+    except ComfycineError as exc:
+        if _debug_enabled(argv):
+            traceback.print_exception(exc, file=sys.stderr)
+        output.error(exc)
+        return int(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        output.error(Interrupted("Interrupted.", hint=""))
+        return int(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        usage = UsageError(exc.format_message(), hint=_usage_hint(argv))
+        output.error(usage)
+        return int(ExitCode.USAGE)
+    except KeyboardInterrupt:
+        output.error(Interrupted("Interrupted.", hint=""))
+        return int(ExitCode.INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug
+        if _debug_enabled(argv):
+            traceback.print_exception(exc, file=sys.stderr)
+        bug = ComfycineError(
+            f"Unexpected error: {type(exc).__name__}: {exc}",
+            hint="Run again with --debug and report the traceback.",
+        )
+        output.error(bug)
+        return int(ExitCode.UNEXPECTED)
+
+
+def _usage_hint(argv: list[str]) -> str:
+    words = [a for a in argv if not a.startswith("-")]
+    return f"See: comfycine {words[0]} --help" if words else "See: comfycine --help"
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,28 @@
+"""Options every command takes, declared once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON envelope on stdout (for scripts, agents).")
+]
+TargetOpt = Annotated[
+    str | None, typer.Option("--target", "-t", help="Where to run: local (default).")
+]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="Show tracebacks (also COMFYCINE_DEBUG=1).")
+]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--url", help="ComfyUI URL for the local target (overrides COMFYUI_URL)."),
+]
+
+
+def load_settings(url: str | None = None, **flags: Any) -> Any:
+    """Resolve settings once for this invocation (flag > environment > .env > default)."""
+    from comfycine.settings import resolve
+
+    return resolve({"comfyui_url": url, **flags})

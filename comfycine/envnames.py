@@ -1,0 +1,92 @@
+"""Every environment name comfycine reads (DESIGN.md "Environment names"), in one place.
+
+Kept free of heavy imports: the error path of every command reads the secret values
+from here to redact them, including commands that never load the full settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+# Aliases are read when the main one is unset.
+ENV_COMFYUI_URL = "COMFYUI_URL"
+ENV_CLOUD_URL = "COMFY_CLOUD_URL"
+ENV_CLOUD_API_KEY = "COMFY_CLOUD_API_KEY"
+ENV_WORKFLOW_DIR = "COMFYCINE_WORKFLOW_DIR"
+ENV_WORKFLOW_DIR_ALIAS = "WORKFLOW_DIR"
+ENV_OUTPUT_DIR = "COMFYCINE_OUTPUT_DIR"
+ENV_EXCHANGE_DIR = "COMFYCINE_EXCHANGE_DIR"
+ENV_DATA_DIR = "COMFYCINE_DATA_DIR"
+ENV_CACHE_DIR = "COMFYCINE_CACHE_DIR"
+ENV_NOTIFY_COMMAND = "COMFYCINE_NOTIFY_COMMAND"
+ENV_TELEGRAM_BOT_TOKEN = "TELEGRAM_BOT_TOKEN"
+ENV_TELEGRAM_CHAT_ID = "TELEGRAM_CHAT_ID"
+ENV_DEBUG = "COMFYCINE_DEBUG"
+ENV_DOTENV = "COMFYCINE_ENV_FILE"
+
+# field name -> environment names, first match wins
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "comfyui_url": (ENV_COMFYUI_URL,),
+    "cloud_url": (ENV_CLOUD_URL,),
+    "cloud_api_key": (ENV_CLOUD_API_KEY,),
+    "workflow_dir": (ENV_WORKFLOW_DIR, ENV_WORKFLOW_DIR_ALIAS),
+    "output_dir": (ENV_OUTPUT_DIR,),
+    "exchange_dir": (ENV_EXCHANGE_DIR,),
+    "data_dir": (ENV_DATA_DIR,),
+    "cache_dir": (ENV_CACHE_DIR,),
+    "notify_command": (ENV_NOTIFY_COMMAND,),
+    "telegram_bot_token": (ENV_TELEGRAM_BOT_TOKEN,),
+    "telegram_chat_id": (ENV_TELEGRAM_CHAT_ID,),
+    "debug": (ENV_DEBUG,),
+}
+
+
+SECRET_ENV_NAMES = (ENV_CLOUD_API_KEY, ENV_TELEGRAM_BOT_TOKEN)
+
+
+def secret_values(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The configured secret values (environment, then the .env files), for redaction."""
+    values = [env.get(name, "") for name in SECRET_ENV_NAMES]
+    candidates = [env.get(ENV_DOTENV, ""), ".env"]
+    config_home = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    candidates.append(os.path.join(config_home, "comfycine", ".env"))
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            values.extend(_dotenv_secrets(Path(candidate)))
+    return tuple(v for v in values if v and len(v) >= 4)
+
+
+def _dotenv_secrets(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        key, sep, value = line.strip().removeprefix("export ").partition("=")
+        if sep and key.strip() in SECRET_ENV_NAMES:
+            found.append(value.strip().strip("'\""))
+    return found
+
+
+def quick_setting(field: str, env: Mapping[str, str]) -> str | None:
+    """One setting from the environment or ./.env, without the full settings model.
+
+    For fast paths (``workflow list``) that must not pay for pydantic; precedence is
+    the same as :func:`comfycine.settings.resolve` minus flags.
+    """
+    names = ENV_NAMES[field]
+    for name in names:
+        if env.get(name):
+            return env[name]
+    dotenv = Path(env.get(ENV_DOTENV) or ".env")
+    if dotenv.is_file():
+        from dotenv import dotenv_values
+
+        values = dotenv_values(dotenv, interpolate=False)
+        for name in names:
+            if values.get(name):
+                return values[name]
+    return None

@@ -1,0 +1,49 @@
+"""Make server-provided text safe to print, and keep secrets out of everything we write.
+
+ComfyUI relays text from custom nodes and Python exceptions verbatim; a hostile or
+broken node can put terminal escape sequences in it. Secrets are redacted by value
+(the configured key and token) and by shape (``X-API-Key: …``, ``token=…``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SECRET_SHAPES = (
+    re.compile(r"(?i)(x-api-key\s*[:=]\s*)([^\s,;&\"']+)"),
+    re.compile(r"(?i)((?:[?&]|\b)(?:token|api_key|apikey|key)=)([^\s&\"']+)"),
+    re.compile(r"(?i)(authorization\s*[:=]\s*(?:bearer\s+)?)([^\s,;\"']+)"),
+    re.compile(r"(/bot)(\d{5,}:[A-Za-z0-9_-]{20,})"),
+)
+REDACTED = "***"
+# extra_data keys that hold partner-node credentials (ComfyUI strips them from history too).
+SECRET_KEYS = frozenset(
+    {"api_key_comfy_org", "auth_token_comfy_org", "x-api-key", "api_key", "token", "authorization"}
+)
+
+
+def clean_text(text: str) -> str:
+    """Replace control characters (escape sequences, bells) with visible escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r\n", "\n"))
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Remove known secret values and secret-shaped substrings from ``text``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    for pattern in _SECRET_SHAPES:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
+def scrub(value: Any) -> Any:
+    """A copy of a JSON-like value without keys that hold secrets."""
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items() if str(k).lower() not in SECRET_KEYS}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value

@@ -1,0 +1,147 @@
+"""The WebSocket side of the protocol: a thin socket loop feeding :mod:`comfycine.events`.
+
+The server routes a prompt's execution messages only to the socket whose ``clientId``
+equals the prompt's ``client_id``, and replays nothing after a reconnect: whoever uses
+this stream must reconcile through ``/history`` and ``/queue`` after :meth:`reconnect`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from .client import unreachable_error
+from .errors import ComfycineError, ServerError
+from .events import Event, Status, parse_frame
+
+OPEN_TIMEOUT = 3.0
+# Reconnect delays (seconds); the last one repeats until the caller's deadline.
+BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+class StreamDropped(Exception):
+    """The socket closed under us; reconnect with the same client id, then reconcile."""
+
+
+def ws_url(base_url: str, client_id: str, extra: dict[str, str] | None = None) -> str:
+    """``http://host:port/x`` → ``ws://host:port/x/ws?clientId=…``."""
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    query = urlencode({"clientId": client_id, **(extra or {})})
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", query, ""))
+
+
+@contextmanager
+def map_ws_errors(base_url: str) -> Iterator[None]:
+    """Translate socket-opening failures into comfycine errors."""
+    try:
+        yield
+    except ComfycineError:
+        raise
+    except socket.gaierror as exc:
+        raise unreachable_error(base_url, "dns") from exc
+    except ConnectionRefusedError as exc:
+        raise unreachable_error(base_url, "refused") from exc
+    except TimeoutError as exc:
+        raise unreachable_error(base_url, "timeout") from exc
+    except (InvalidHandshake, InvalidURI) as exc:
+        raise ServerError(
+            f"{base_url} refused the WebSocket at /ws ({exc}): is this a ComfyUI server?"
+        ) from exc
+    except OSError as exc:
+        raise unreachable_error(base_url, "connect") from exc
+
+
+class EventStream:
+    """One WebSocket to ``/ws?clientId=…``, yielding parsed events."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        *,
+        preview_metadata: bool = True,
+        open_timeout: float = OPEN_TIMEOUT,
+        query: dict[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.client_id = client_id
+        self.preview_metadata = preview_metadata
+        self.open_timeout = open_timeout
+        self._query = query
+        self._socket: ClientConnection | None = None
+        self.reconnects = 0
+
+    @property
+    def connected(self) -> bool:
+        """Whether a socket is currently open."""
+        return self._socket is not None
+
+    async def connect(self) -> Status | None:
+        """Open the socket, negotiate preview metadata, and return the first status."""
+        url = ws_url(self.base_url, self.client_id, self._query)
+        with map_ws_errors(self.base_url):
+            # max_size=None: executed/progress_state payloads and previews can pass 1 MiB.
+            self._socket = await connect(
+                url, open_timeout=self.open_timeout, max_size=None, compression=None
+            )
+        if self.preview_metadata:
+            # Must be the first text frame; the server then sends type-4 previews with ids.
+            flags = {"type": "feature_flags", "data": {"supports_preview_metadata": True}}
+            await self._socket.send(json.dumps(flags))
+        try:
+            first = await asyncio.wait_for(self.recv(), self.open_timeout)
+        except (StreamDropped, TimeoutError):
+            return None
+        return first if isinstance(first, Status) else None
+
+    async def recv(self) -> Event | None:
+        """The next frame, parsed (``None`` for frames we ignore)."""
+        if self._socket is None:
+            raise StreamDropped("not connected")
+        try:
+            frame = await self._socket.recv()
+        except ConnectionClosed as exc:
+            self._socket = None
+            raise StreamDropped(str(exc)) from exc
+        return parse_frame(frame)
+
+    async def reconnect(self, deadline: float) -> None:
+        """Reopen with the same client id, backing off until the loop time ``deadline``."""
+        await self.close()
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            try:
+                await self.connect()
+                self.reconnects += 1
+                return
+            except ComfycineError:
+                delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+                attempt += 1
+                if loop.time() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+
+    async def close(self) -> None:
+        """Close the socket if open."""
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            try:
+                await sock.close()
+            except Exception:  # noqa: BLE001 - closing a broken socket must not fail a job
+                pass
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        """Send a JSON text frame (unused by the local protocol beyond feature flags)."""
+        if self._socket is None:
+            raise StreamDropped("not connected")
+        await self._socket.send(json.dumps(message))

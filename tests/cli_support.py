@@ -1,0 +1,75 @@
+"""Running the CLI in-process, isolated from the user's environment and files."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from comfycine.cli.main import run
+from comfycine.envnames import ENV_DOTENV, ENV_NAMES
+
+
+@dataclass
+class CliResult:
+    """What one CLI invocation did."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def envelope(self) -> dict[str, Any]:
+        """The single JSON document on stdout (fails if there is anything else)."""
+        data: dict[str, Any] = json.loads(self.stdout)
+        return data
+
+    def __str__(self) -> str:
+        return f"exit {self.exit_code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+def invoke(*argv: str) -> CliResult:
+    """Run ``comfycine ARGV`` in this process and capture stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run(list(argv))
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@dataclass
+class Isolation:
+    """The temporary folders an isolated test writes to."""
+
+    root: Path
+    output_dir: Path
+    data_dir: Path
+    workflow_dir: Path
+
+
+@pytest.fixture
+def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Isolation:
+    """Clear every comfycine variable; temp data, output and workflow dirs; no colour."""
+    for names in ENV_NAMES.values():
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv(ENV_DOTENV, raising=False)
+    iso = Isolation(tmp_path, tmp_path / "out", tmp_path / "data", tmp_path / "workflows")
+    iso.workflow_dir.mkdir()
+    monkeypatch.setenv("COMFYCINE_OUTPUT_DIR", str(iso.output_dir))
+    monkeypatch.setenv("COMFYCINE_DATA_DIR", str(iso.data_dir))
+    monkeypatch.setenv("COMFYCINE_WORKFLOW_DIR", str(iso.workflow_dir))
+    monkeypatch.setenv("COMFYCINE_EXCHANGE_DIR", str(tmp_path / "exchange"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.chdir(tmp_path)
+    return iso
+
+
+def files_under(path: Path) -> list[Path]:
+    """Every file below ``path`` (empty if it does not exist)."""
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []

@@ -1,0 +1,31 @@
+"""Server text made safe to print; secrets redacted by value and by shape."""
+
+from __future__ import annotations
+
+from comfycine.sanitize import clean_text, redact, scrub
+
+
+def test_escape_sequences_are_neutralised() -> None:
+    """ANSI escapes and bells from a node's message print as visible escapes."""
+    assert clean_text("bad\x1b[31mred\x07") == "bad\\x1b[31mred\\x07"
+    assert clean_text("line1\nline2\ttab") == "line1\nline2\ttab"
+
+
+def test_secret_values_and_shapes_are_redacted() -> None:
+    """A known key value and key-shaped substrings never survive."""
+    text = "X-API-Key: comfyui-abc123 url wss://h/ws?clientId=1&token=zzz9 key sk-SECRET"
+    out = redact(text, ["sk-SECRET"])
+    assert "comfyui-abc123" not in out and "zzz9" not in out and "sk-SECRET" not in out
+    assert "clientId=1" in out
+
+
+def test_telegram_token_in_url_is_redacted() -> None:
+    """A bot token inside a Telegram API URL is redacted."""
+    out = redact("POST https://api.telegram.org/bot123456789:AAEabcdefghijklmnopqrstuvwxyz/sendMessage")
+    assert "AAEabcdef" not in out
+
+
+def test_scrub_drops_credential_keys() -> None:
+    """extra_data credential keys are dropped at any depth."""
+    data = {"extra_data": {"api_key_comfy_org": "k", "client_id": "c"}, "list": [{"Token": 1}]}
+    assert scrub(data) == {"extra_data": {"client_id": "c"}, "list": [{}]}
