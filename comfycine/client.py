@@ -183,9 +183,9 @@ _REASON_TEXT = {
 def unreachable_error(url: str, reason: str) -> TargetUnreachable:
     """A :class:`TargetUnreachable` with a plain reason and the next command."""
     host = urlsplit(url).hostname or url
-    hint = "Check the chain with: comfycine doctor"
+    hint = "Check that ComfyUI runs with --listen and that COMFYUI_URL is right."
     if host.startswith("100.") or host.endswith(".ts.net"):
-        hint = "Check that Tailscale runs on both machines, then: comfycine doctor"
+        hint = "Check that Tailscale runs and is logged in on both machines, and that the PC is awake."
     elif host in {"127.0.0.1", "localhost", "::1"}:
         hint = "Start ComfyUI (or the test server: comfycine server up), then retry."
     return TargetUnreachable(

@@ -126,7 +126,7 @@ class TargetUnreachable(ComfycineError):
 
     code = "target_unreachable"
     exit_code = ExitCode.UNREACHABLE
-    default_hint = "Check the server with: comfycine doctor"
+    default_hint = "Check that ComfyUI runs with --listen and that COMFYUI_URL is right."
 
 
 class RejectedError(ComfycineError):
@@ -134,7 +134,7 @@ class RejectedError(ComfycineError):
 
     code = "rejected"
     exit_code = ExitCode.REJECTED
-    default_hint = "Check the workflow with: comfycine workflow validate NAME"
+    default_hint = "Check the template's inputs with: comfycine workflow show NAME"
 
 
 class ValidationFailed(RejectedError):
@@ -147,7 +147,7 @@ class ServerError(RejectedError):
     """The server answered with an error that is not a validation result."""
 
     code = "server_error"
-    default_hint = "Check the server with: comfycine doctor"
+    default_hint = "Check COMFYUI_URL points at ComfyUI, and the ComfyUI console for errors."
 
 
 class JobFailed(ComfycineError):
@@ -155,7 +155,7 @@ class JobFailed(ComfycineError):
 
     code = "node_exception"
     exit_code = ExitCode.FAILED
-    default_hint = "Diagnose it with: comfycine debug last"
+    default_hint = "See the job with: comfycine status last --json"
 
 
 class JobInterrupted(JobFailed):
@@ -211,7 +211,7 @@ class RecordedError(ComfycineError):
         details["job"] = job
         super().__init__(
             str(error.get("message") or f"Job {job[:8]} ended as {status}."),
-            hint=str(error.get("hint") or f"Diagnose it with: comfycine debug {job[:8]}"),
+            hint=str(error.get("hint") or f"See the job with: comfycine status {job[:8]} --json"),
             details=details,
             code=str(error.get("code") or status),
         )

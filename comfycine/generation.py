@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from .client import ComfyClient
-from .errors import ComfycineError, Interrupted, ParameterError, RecordedError, UsageError
+from .errors import (
+    ComfycineError,
+    Interrupted,
+    JobInterrupted,
+    ParameterError,
+    RecordedError,
+    UsageError,
+    recordable,
+)
 from .jobs import JobOutcome, JobRunner, Observer, new_ids
 from .ledger import JobRecord, Ledger
 from .settings import Settings
@@ -303,15 +311,23 @@ async def _live_state(record: JobRecord) -> tuple[str | None, JobRecord]:
     return ("running" if position == 0 else f"queued, position {position}"), record
 
 
+def _refresh(ledger: Ledger, record: JobRecord, live: str | None) -> JobRecord:
+    """Record what the server said about a job nobody follows right now."""
+    if live == "running" and record.status == "queued":
+        return ledger.mark(record.id, "running")
+    return record
+
+
 def status(settings: Settings, ref: str | None = None, *, limit: int = 20) -> StatusResult:
     """One job (refreshed from the server when unfinished), or the recent jobs."""
     with Ledger.open(settings.ledger_path) as ledger:
         if ref is None:
             return StatusResult([_job_view(r) for r in ledger.recent(limit)], single=False)
         record = ledger.find(ref)
-    live = None
-    if not record.is_terminal:
-        live, record = asyncio.run(_live_state(record))
+        live = None
+        if not record.is_terminal:
+            live, record = asyncio.run(_live_state(record))
+            record = _refresh(ledger, record, live)
     return StatusResult([_job_view(record, live)], single=True)
 
 
@@ -342,13 +358,23 @@ async def _cancel(settings: Settings, ref: str) -> CancelResult:
                 for _ in range(50):
                     history = await client.history(record.id)
                     if history is not None:
-                        ledger.mark(record.id, "interrupted")
+                        cancelled = JobInterrupted(
+                            f"Job {record.id[:8]} was cancelled while running.",
+                            hint=f"Render it again with: comfycine generate "
+                            f"{record.template or 'TEMPLATE'}",
+                        )
+                        ledger.mark(record.id, "interrupted", error=recordable(cancelled))
                         break
                     await asyncio.sleep(0.1)
                 return CancelResult(record.id, "interrupted")
             if position is not None:
                 await client.delete_pending([record.id])
-                ledger.mark(record.id, "cancelled")
+                removed = JobInterrupted(
+                    f"Job {record.id[:8]} was removed from the queue before it started.",
+                    hint=f"Submit it again with: comfycine generate {record.template or 'TEMPLATE'}",
+                    code="job_cancelled",
+                )
+                ledger.mark(record.id, "cancelled", error=recordable(removed))
                 return CancelResult(record.id, "removed")
             if await client.history(record.id) is not None:
                 return CancelResult(record.id, "already_finished")

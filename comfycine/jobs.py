@@ -79,8 +79,8 @@ def failure_from_payload(payload: dict[str, Any], titles: dict[str, str]) -> Job
         return JobFailed(
             f"Out of GPU memory in {where}: {first_line}",
             code="out_of_memory",
-            hint="Lower the resolution or frame count (--set width=… --set frames=…), "
-            "then: comfycine debug last",
+            hint="Lower the resolution or frame count (--set width=… --set frames=…) "
+            "and render again.",
             details=details,
         )
     return JobFailed(f"{where} failed: {exc_type}: {first_line}", details=details)

@@ -70,7 +70,8 @@ def generate(
     from comfycine.generation import generate as run_generate
 
     settings = load_settings(url)
-    output = Output("generate", as_json=json)
+    # NDJSON events end with the envelope (DESIGN.md: streaming commands).
+    output = Output("generate", as_json=json or events)
     shortcuts = {
         "negative": negative,
         "seed": seed,
@@ -111,7 +112,7 @@ def wait(
     from comfycine.generation import wait as run_wait
 
     settings = load_settings()
-    output = Output("wait", as_json=json)
+    output = Output("wait", as_json=json or events)
     with ProgressView(output, events=events) as view:
         result = run_wait(settings, job, timeout=timeout, observer=view)
     output.success(result.to_dict(), _print_job)

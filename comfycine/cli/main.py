@@ -33,16 +33,16 @@ def _secret_values() -> tuple[str, ...]:
 
 def run(argv: list[str]) -> int:
     """Run the CLI with ``argv`` (without the program name); return the exit code."""
-    import click
+    import typer
 
     from comfycine.cli.app import build_app
     from comfycine.cli.render import Output
 
-    as_json = "--json" in argv
+    as_json = "--json" in argv or "--events" in argv
     output = Output(_command_name(argv), as_json=as_json, secrets=_secret_values)
     try:
         app = build_app()
-        command = __import__("typer").main.get_command(app)
+        command = typer.main.get_command(app)
         result = command.main(args=argv, prog_name="comfycine", standalone_mode=False)
         return int(result) if isinstance(result, int) else ExitCode.OK
     except ComfycineError as exc:
@@ -50,12 +50,14 @@ def run(argv: list[str]) -> int:
             traceback.print_exception(exc, file=sys.stderr)
         output.error(exc)
         return int(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         output.error(Interrupted("Interrupted.", hint=""))
         return int(ExitCode.INTERRUPTED)
-    except click.ClickException as exc:
+    except _click_exception() as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            return int(ExitCode.USAGE)  # the help text was already printed
         usage = UsageError(exc.format_message(), hint=_usage_hint(argv))
         output.error(usage)
         return int(ExitCode.USAGE)
@@ -71,6 +73,13 @@ def run(argv: list[str]) -> int:
         )
         output.error(bug)
         return int(ExitCode.UNEXPECTED)
+
+
+def _click_exception() -> type[Exception]:
+    """Typer's (vendored) click exception base: parsing errors of the command line."""
+    import typer
+
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 def _usage_hint(argv: list[str]) -> str:

@@ -1,0 +1,55 @@
+"""Cold start of the CLI: ``comfycine --help`` and ``comfycine workflow list``.
+
+Runs each command N times as a fresh process (the console script next to this Python,
+not a shell shim) and prints the median and spread, beside the floor of a bare
+interpreter and of ``import typer``. Target: median ≤ 0.15 s for both commands.
+
+    python bench/cold_start.py [--runs 21]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def time_command(argv: list[str], runs: int) -> list[float]:
+    """Wall-clock seconds of ``runs`` fresh executions (one warm-up first)."""
+    subprocess.run(argv, capture_output=True, check=False)
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, capture_output=True, check=False)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def report(label: str, samples: list[float]) -> None:
+    """Print median, min and max in milliseconds."""
+    median = statistics.median(samples) * 1000
+    print(f"{label:34} median {median:7.1f} ms   min {min(samples) * 1000:7.1f}   "
+          f"max {max(samples) * 1000:7.1f}   (n={len(samples)})")
+
+
+def main() -> None:
+    """Measure and print."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+    script = Path(sys.executable).with_name("comfycine")
+    cli = [str(script)] if script.exists() else [shutil.which("comfycine") or "comfycine"]
+    python = sys.executable
+    report("python -c pass (floor)", time_command([python, "-c", "pass"], args.runs))
+    report("python -c 'import typer'", time_command([python, "-c", "import typer"], args.runs))
+    report("comfycine --help", time_command([*cli, "--help"], args.runs))
+    report("comfycine workflow list", time_command([*cli, "workflow", "list"], args.runs))
+    report("comfycine workflow list --json", time_command([*cli, "workflow", "list", "--json"], args.runs))
+
+
+if __name__ == "__main__":
+    main()
