@@ -6,7 +6,9 @@ translated into :mod:`comfycine.errors` at one boundary, :func:`map_http_errors`
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -26,8 +28,25 @@ from .errors import (
 )
 from .sanitize import clean_text
 
-CONNECT_TIMEOUT = 3.0
+CONNECT_TIMEOUT = 2.5  # an unreachable PC must be reported within 3 s
 READ_TIMEOUT = 60.0
+# Delays before retrying an idempotent request that hit a transient transport error.
+RETRY_DELAYS = (0.05, 0.2, 0.5)
+logger = logging.getLogger(__name__)
+
+
+def is_retryable(exc: BaseException, method: str) -> bool:
+    """Whether a failed request may be sent again.
+
+    A keep-alive connection closed by the server (restart, proxy) fails the next request
+    on it; a GET can simply be repeated. A POST is repeated only when it never left
+    (connection refused): POST /prompt twice would queue the job twice.
+    """
+    if isinstance(exc, httpx.ConnectError):
+        return _unreachable_reason(exc) != "dns"  # a missing name will not appear in 1 s
+    return method == "GET" and isinstance(
+        exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,10 +298,14 @@ class ComfyClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        # Loading the CA bundle costs ~30 ms per client; plain http never uses it, and
+        # redirects are not followed, so no request of this client can turn into https.
+        verify = self.base_url.startswith("https://")
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
             transport=transport,
+            verify=verify,
             follow_redirects=False,
             headers={"User-Agent": "comfycine"},
         )
@@ -299,6 +322,14 @@ class ComfyClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         with map_http_errors(self.base_url):
+            for delay in RETRY_DELAYS:
+                try:
+                    return await self._http.request(method, path, **kwargs)
+                except httpx.TransportError as exc:
+                    if not is_retryable(exc, method) or "files" in kwargs:
+                        raise
+                    logger.info("retrying %s %s in %.2f s after %r", method, path, delay, exc)
+                    await asyncio.sleep(delay)
             return await self._http.request(method, path, **kwargs)
 
     async def _get_json(self, path: str, **kwargs: Any) -> Any:

@@ -24,6 +24,7 @@ from .errors import (
     recordable,
 )
 from .jobs import JobOutcome, JobRunner, Observer, new_ids
+from .journal import Journal
 from .ledger import JobRecord, Ledger
 from .settings import Settings
 from .templates import Template, bind_values, load_template, render_graph, template_dirs
@@ -160,36 +161,40 @@ async def _generate(
     overrides = resolve_media_shortcuts(template, overrides)
     binding = bind_values(template, prompt=prompt, assignments=assignments, overrides=overrides)
     prompt_id, client_id = new_ids()
-    with Ledger.open(settings.ledger_path) as ledger:
-        async with ComfyClient(url) as client:
-            runner = JobRunner(
-                client, ledger, target=name, output_dir=settings.output_dir, observer=observer
-            )
-            stream = None if detach else await runner.open_stream(client_id)
+    async with ComfyClient(url) as client:
+        journal = Journal(settings.ledger_path)
+        runner = JobRunner(
+            client, journal, target=name, output_dir=settings.output_dir, observer=observer
+        )
+        stream = None
+        try:
+            # The ledger opens on its thread while the socket connects.
             if detach:
                 # Still fail fast (exit 3) when the server is not there.
-                await client.queue()
+                await asyncio.gather(journal.open(), client.queue())
+            else:
+                _, stream = await asyncio.gather(journal.open(), runner.open_stream(client_id))
+            uploaded = await runner.upload_media(binding.media)
+            graph = render_graph(template, binding.values, uploaded)
+            record = await runner.submit(
+                graph,
+                prompt_id=prompt_id,
+                client_id=client_id,
+                template=template.name,
+                params=_json_params(binding.values),
+                seeds=seed_values(template, binding.values),
+            )
+            if stream is None:
+                return JobResult.from_record(record)
             try:
-                uploaded = await runner.upload_media(binding.media)
-                graph = render_graph(template, binding.values, uploaded)
-                record = await runner.submit(
-                    graph,
-                    prompt_id=prompt_id,
-                    client_id=client_id,
-                    template=template.name,
-                    params=_json_params(binding.values),
-                    seeds=seed_values(template, binding.values),
-                )
-                if stream is None:
-                    return JobResult.from_record(record)
-                try:
-                    outcome = await runner.follow(record, stream, timeout=timeout, attach=False)
-                except asyncio.CancelledError:
-                    raise _interrupted(prompt_id) from None
-                return _result(outcome)
-            finally:
-                if stream is not None:
-                    await stream.close()
+                outcome = await runner.follow(record, stream, timeout=timeout, attach=False)
+            except asyncio.CancelledError:
+                raise _interrupted(prompt_id) from None
+            return _result(outcome)
+        finally:
+            if stream is not None:
+                await stream.close()
+            await journal.aclose()
 
 
 def _interrupted(job_id: str) -> Interrupted:
@@ -238,8 +243,8 @@ def generate(
 async def _wait(
     settings: Settings, ref: str, timeout: float | None, observer: Observer | None
 ) -> JobResult:
-    with Ledger.open(settings.ledger_path) as ledger:
-        record = ledger.find(ref)
+    async with Journal(settings.ledger_path) as journal:
+        record = await journal.find(ref)
         if record.status == "succeeded" and record.outputs:
             return JobResult.from_record(record)
         if record.is_terminal and record.status != "succeeded":
@@ -247,7 +252,7 @@ async def _wait(
         async with ComfyClient(record.server_url) as client:
             runner = JobRunner(
                 client,
-                ledger,
+                journal,
                 target=record.target,
                 output_dir=settings.output_dir,
                 observer=observer,

@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,8 @@ from .errors import (
     StillRunning,
     recordable,
 )
-from .ledger import JobRecord, Ledger
+from .journal import Journal
+from .ledger import JobRecord
 from .progress import JobProgress
 from .sanitize import clean_text
 from .stream import EventStream, StreamDropped
@@ -40,6 +41,9 @@ SILENCE_RECONCILE = 5.0
 # How long to keep reconnecting a dropped socket before giving up on the server.
 RECONNECT_WINDOW = 30.0
 # execution_success is sent before history is written (PROTOCOL.md §2.6, race 1).
+# After execution_success, how long to wait for `executing` null (sent once history is
+# written) before asking /history directly.
+END_MARKER_GRACE = 1.0
 HISTORY_RETRIES = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.5)
 
 Observer = Callable[[JobProgress, ev.Event | None], None]
@@ -101,7 +105,11 @@ class _Follow:
 
     progress: JobProgress
     terminal: ev.Event | None = None
+    # execution_success/error/interrupted came: history follows within milliseconds and
+    # `executing` null announces it, so wait for that marker until this loop time.
+    ending_until: float | None = None
     error_payload: dict[str, Any] | None = None
+    interrupted: bool = False
 
 
 class JobRunner:
@@ -110,7 +118,7 @@ class JobRunner:
     def __init__(
         self,
         client: ComfyClient,
-        ledger: Ledger,
+        ledger: Journal,
         *,
         target: str = "local",
         output_dir: Path,
@@ -155,7 +163,7 @@ class JobRunner:
         seeds: dict[str, int],
     ) -> JobRecord:
         """Record the job, POST it, and mark it queued (or failed, if the server refuses)."""
-        record = self.ledger.add(
+        record = await self.ledger.add(
             JobRecord(
                 id=prompt_id,
                 client_id=client_id,
@@ -172,13 +180,15 @@ class JobRunner:
         try:
             answer = await self.client.submit(graph, prompt_id=prompt_id, client_id=client_id)
         except ComfycineError as exc:
-            self.ledger.mark(record.id, "failed", error=recordable(exc))
+            await self.ledger.mark(record.id, "failed", error=recordable(exc))
             raise
         extra = {"number": answer.get("number")}
         if answer.get("node_errors"):
             # A 200 with node_errors: some outputs were dropped by validation.
             extra["node_errors"] = answer["node_errors"]
-        return self.ledger.mark(record.id, "queued", extra=extra)
+        # Recorded on the ledger thread while the server already runs the job.
+        self.ledger.mark_later(record.id, "queued", extra=extra)
+        return replace(record, status="queued", extra=extra)
 
     # ------------------------------------------------------------------ following
 
@@ -214,14 +224,19 @@ class JobRunner:
             history = await self._reconcile(record, state) if attach else None
             while history is None and state.terminal is None:
                 wait = self.silence_reconcile
-                if deadline is not None:
+                if state.ending_until is not None:
+                    wait = state.ending_until - loop.time()
+                    if wait <= 0:
+                        break  # no end marker (older or cloud server): ask history
+                elif deadline is not None:
                     wait = min(wait, deadline - loop.time())
                     if wait <= 0:
                         raise self._still_running(record, state)
                 try:
                     event = await asyncio.wait_for(stream.recv(), wait)
                 except TimeoutError:
-                    history = await self._reconcile(record, state)
+                    if state.ending_until is None:
+                        history = await self._reconcile(record, state)
                     continue
                 except StreamDropped:
                     await stream.reconnect(loop.time() + self.reconnect_window)
@@ -252,10 +267,14 @@ class JobRunner:
         if prompt_id is not None and prompt_id != record.id:
             return  # another client's job (Comfy Cloud sends every job of the user)
         if isinstance(event, ev.ExecutionStart):
-            self.ledger.mark(record.id, "running")
+            self.ledger.mark_later(record.id, "running")
         if isinstance(event, ev.ExecutionError):
             state.error_payload = event.data
-        if ev.ends_prompt(event, record.id):
+        if isinstance(event, ev.ExecutionInterrupted):
+            state.interrupted = True
+        if isinstance(event, ev.TERMINAL_EVENTS) and event.prompt_id == record.id:
+            state.ending_until = asyncio.get_running_loop().time() + END_MARKER_GRACE
+        elif ev.ends_prompt(event, record.id):
             state.terminal = event
         state.progress.apply(event)
         self._notify(state.progress, event)
@@ -279,7 +298,7 @@ class JobRunner:
         if position is not None:
             if position == 0 and state.progress.phase == "queued":
                 state.progress.phase = "running"
-                self.ledger.mark(record.id, "running")
+                self.ledger.mark_later(record.id, "running")
             state.progress.queue_position = position
             self._notify(state.progress)
             return None
@@ -294,7 +313,7 @@ class JobRunner:
             + (" while we were disconnected." if after_drop else "."),
             details={"job": record.id},
         )
-        self.ledger.mark(record.id, "lost", error=recordable(lost))
+        await self.ledger.mark(record.id, "lost", error=recordable(lost))
         raise lost
 
     async def _history_with_retry(self, prompt_id: str) -> HistoryEntry | None:
@@ -327,23 +346,24 @@ class JobRunner:
         if history is None:
             # Terminal event seen but history never written (server restarted right then).
             if state.error_payload is not None:
-                raise self._fail(record, failure_from_payload(state.error_payload, titles))
-            if isinstance(state.terminal, ev.ExecutionInterrupted):
-                raise self._fail(record, _interrupted(record), status="interrupted")
+                raise await self._fail(record, failure_from_payload(state.error_payload, titles))
+            if state.interrupted:
+                raise await self._fail(record, _interrupted(record), status="interrupted")
             lost = JobLost(f"Job {record.id[:8]} finished but the server kept no history of it.")
-            raise self._fail(record, lost, status="lost")
+            raise await self._fail(record, lost, status="lost")
         if history.interrupted:
-            raise self._fail(record, _interrupted(record), status="interrupted")
+            raise await self._fail(record, _interrupted(record), status="interrupted")
         if history.status != "success":
             payload = history.last_message("execution_error") or state.error_payload or {}
-            raise self._fail(record, failure_from_payload(payload, titles))
+            raise await self._fail(record, failure_from_payload(payload, titles))
         refs = [ref for ref in history.outputs if ref.type == "output"]
-        self.ledger.update(record.id, remote_outputs=[r.to_dict() for r in history.outputs])
+        remote = [r.to_dict() for r in history.outputs]
+        self.ledger.later(self._record_remote, record.id, remote)
         paths: list[Path] = []
         if download:
             paths = await self.download_all(record, refs)
         timing = _timing(history)
-        final = self.ledger.mark(
+        final = await self.ledger.mark(
             record.id,
             "succeeded",
             outputs=[str(p) for p in paths],
@@ -351,6 +371,10 @@ class JobRunner:
         )
         self._notify(state.progress.finished())
         return JobOutcome(final, paths, history)
+
+    def _record_remote(self, job_id: str, remote: list[dict[str, Any]]) -> None:
+        # Runs on the ledger thread: what the server produced, before downloading it.
+        self.ledger.ledger.update(job_id, remote_outputs=remote)
 
     async def download_all(self, record: JobRecord, refs: list[OutputRef]) -> list[Path]:
         """Download every output file of a job, in history order."""
@@ -363,9 +387,11 @@ class JobRunner:
             paths.append(await download_output(self.client, ref, target))
         return paths
 
-    def _fail(self, record: JobRecord, error: JobFailed, *, status: str = "failed") -> JobFailed:
-        self.ledger.mark(record.id, status, error=recordable(error))
+    async def _fail(
+        self, record: JobRecord, error: JobFailed, *, status: str = "failed"
+    ) -> JobFailed:
         error.details.setdefault("job", record.id)
+        await self.ledger.mark(record.id, status, error=recordable(error))
         return error
 
 

@@ -22,7 +22,7 @@ from .client import unreachable_error
 from .errors import ComfycineError, ServerError
 from .events import Event, Status, parse_frame
 
-OPEN_TIMEOUT = 3.0
+OPEN_TIMEOUT = 2.5  # with start-up, an unreachable server is reported within 3 s
 # Reconnect delays (seconds); the last one repeats until the caller's deadline.
 BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 

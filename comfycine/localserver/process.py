@@ -93,6 +93,20 @@ def pick_free_port() -> int:
         return port
 
 
+def port_is_free(port: int) -> bool:
+    """True when nothing listens on ``port`` of 127.0.0.1 (it can be bound)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the server's own bind does: connections in TIME_WAIT do not make it busy.
+        # (On Windows the option would allow binding over a live listener.)
+        if sys.platform != "win32":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
 def pid_alive(pid: int) -> bool:
     """True while process ``pid`` exists and has not exited (reaps it if it is our child)."""
     if sys.platform == "win32":
@@ -187,7 +201,16 @@ def start_server(
         )
     base_dir = (base_dir or install.base_dir).resolve()
     prepare_base_dir(base_dir)
-    port = port or pick_free_port()
+    if port is None:
+        port = pick_free_port()
+    elif not port_is_free(port):
+        # Else another server there could answer the readiness check in ours' place.
+        raise ComfycineError(
+            f"Port {port} on {HOST} is already in use",
+            hint="Pick another port, or omit it to use a free one.",
+            code="server_start_failed",
+            details={"port": port},
+        )
     url = f"http://{HOST}:{port}"
     log_path = base_dir / "server.log"
     with open(log_path, "wb") as log_file:

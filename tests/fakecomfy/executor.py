@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
 import random
 import struct
 import time
@@ -39,6 +40,8 @@ from tests.fakecomfy.state import (
     QueueEntry,
     ServerState,
 )
+
+logger = logging.getLogger(__name__)
 
 PREVIEW_IMAGE = 1
 PREVIEW_IMAGE_WITH_METADATA = 4
@@ -84,7 +87,12 @@ async def run_worker(state: ServerState) -> None:
             continue
         item_id, entry = taken
         run = PromptRun(state, entry)
-        await run.execute()
+        try:
+            await run.execute()
+        except Exception:
+            # A bug in the fake must not silently stop the worker and hang every test.
+            logger.exception("fake ComfyUI failed to execute prompt %s", entry.prompt_id)
+            run.success = False
         await _finish(state, item_id, entry, run)
 
 
@@ -270,7 +278,8 @@ class PromptRun:
         )
         video_size = None
         if class_type == "SaveVideo":
-            video_size, self.state.knobs.huge_output_bytes = self.state.knobs.huge_output_bytes, None
+            knobs = self.state.knobs
+            video_size, knobs.huge_output_bytes = knobs.huge_output_bytes, None
         extra_pnginfo = self.entry.extra_data.get("extra_pnginfo")
         return NodeContext(node, self.prompt, extra_pnginfo, self.state.folders, suffix, video_size)
 

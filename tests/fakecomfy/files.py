@@ -85,7 +85,7 @@ def resolve_save_prefix(prefix: str, root: str) -> tuple[Path, str, str]:
     filename = os.path.basename(normalised)
     folder = os.path.join(root, subfolder)
     if not is_inside(root, folder):
-        raise Exception(  # noqa: TRY002 - the real node raises a bare Exception
+        raise Exception(  # the real node raises a bare Exception too
             "**** ERROR: Saving image outside the output folder is not allowed."
             f"\n full_output_folder: {os.path.abspath(folder)}"
             f"\n         output_dir: {root}"

@@ -76,6 +76,7 @@ def build_app(state: ServerState) -> web.Application:
         ("GET", "/history/{prompt_id}", routes.get_history_item),
         ("POST", "/history", routes.post_history),
         ("GET", "/view", routes.view),
+        ("GET", "/view_metadata/{folder_name}", routes.not_found),
         ("POST", "/upload/image", routes.upload_image),
         ("GET", "/system_stats", routes.system_stats),
         ("GET", "/features", routes.features),
@@ -109,23 +110,23 @@ class Routes:
             number: float = float(body["number"])
         else:
             number = state.number
-            if "front" in body and body["front"]:
+            if _field(body, "front"):
                 number = -number
             state.number += 1
         if "prompt" not in body:
-            error = {
+            missing = {
                 "type": "no_prompt",
                 "message": "No prompt provided",
                 "details": "No prompt provided",
                 "extra_info": {},
             }
-            return web.json_response({"error": error, "node_errors": {}}, status=400)
+            return web.json_response({"error": missing, "node_errors": {}}, status=400)
         prompt = body["prompt"]
         prompt_id = str(body.get("prompt_id", uuid.uuid4()))
-        targets = body["partial_execution_targets"] if "partial_execution_targets" in body else None
+        targets = _field(body, "partial_execution_targets")
         validator = PromptValidator(prompt, state.object_info(), state.folders)
         ok, error, outputs, node_errors = validator.validate(targets)
-        extra_data = body["extra_data"] if "extra_data" in body else {}
+        extra_data = _field(body, "extra_data", {})
         if "client_id" in body:
             extra_data["client_id"] = body["client_id"]
         if not ok:
@@ -153,7 +154,7 @@ class Routes:
     async def post_queue(self, request: web.Request) -> web.Response:
         """Clear the queue or delete pending prompts; always an empty 200."""
         body = await request.json()
-        if "clear" in body and body["clear"]:
+        if _field(body, "clear"):
             self.state.wipe_queue()
         if "delete" in body:
             for prompt_id in body["delete"]:
@@ -202,7 +203,7 @@ class Routes:
     async def post_history(self, request: web.Request) -> web.Response:
         """Clear history or delete entries; always an empty 200."""
         body = await request.json()
-        if "clear" in body and body["clear"]:
+        if _field(body, "clear"):
             self.state.history.clear()
         if "delete" in body:
             for prompt_id in body["delete"]:
@@ -237,6 +238,10 @@ class Routes:
                     "Content-Type": content_type,
                 }
                 return web.FileResponse(path, headers=headers)
+        return web.Response(status=404)
+
+    async def not_found(self, request: web.Request) -> web.Response:
+        """Answer a bare 404 (``/view_metadata``: the fake has no safetensors files)."""
         return web.Response(status=404)
 
     async def upload_image(self, request: web.Request) -> web.Response:
@@ -392,3 +397,11 @@ class Routes:
 def _status_with_sid(state: ServerState, sid: str) -> dict[str, Any]:
     return {"type": "status", "data": {"status": state.queue_info(), "sid": sid}}
 
+
+def _field(body: Any, key: str, default: Any = None) -> Any:
+    """Return ``body[key]`` when ``key in body``, the test the real handlers make.
+
+    It also accepts JSON lists and strings: a list body merely lacks every key (a 400
+    or an empty 200), where ``dict.get`` would raise and turn the answer into a 500.
+    """
+    return body[key] if key in body else default  # noqa: SIM401 - see above

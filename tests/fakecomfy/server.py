@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import shutil
 import tempfile
 import threading
 import time
@@ -174,9 +173,9 @@ class FakeComfy:
 
     async def _listen(self, port: int) -> None:
         assert self._state is not None
-        runner = web.AppRunner(build_app(self._state), access_log=None)
+        runner = web.AppRunner(build_app(self._state), access_log=None, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, port, shutdown_timeout=0.5)
+        site = web.TCPSite(runner, self._host, port)
         await site.start()
         self._runner = runner
         self._port = runner.addresses[0][1]
@@ -293,7 +292,9 @@ class FakeComfy:
         if not self._up.wait(timeout):
             raise TimeoutError("FakeComfy did not come back up")
 
-    def fail_next(self, exception_type: str, exception_message: str, node_id: str | None = None) -> None:
+    def fail_next(
+        self, exception_type: str, exception_message: str, node_id: str | None = None
+    ) -> None:
         """Make the next prompt fail with an ``execution_error``.
 
         The error is raised in ``node_id``, or in the first node that actually executes

@@ -71,14 +71,22 @@ class PromptValidator:
         outputs = []
         for node_id in prompt:
             if "class_type" not in prompt[node_id]:
-                return False, _invalid(
-                    "Cannot execute because a node is missing the class_type property.", node_id
-                ), [], {}
+                return (
+                    False,
+                    _invalid(
+                        "Cannot execute because a node is missing the class_type property.", node_id
+                    ),
+                    [],
+                    {},
+                )
             class_type = prompt[node_id]["class_type"]
             if class_type not in self.info:
-                return False, _invalid(
-                    f"Cannot execute because node {class_type} does not exist.", node_id
-                ), [], {}
+                return (
+                    False,
+                    _invalid(f"Cannot execute because node {class_type} does not exist.", node_id),
+                    [],
+                    {},
+                )
             is_target = partial_targets is None or node_id in partial_targets
             if self.info[class_type].get("output_node") is True and is_target:
                 outputs.append(node_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,15 @@ def test_server_environment_is_offline_and_isolated() -> None:
     assert env["HF_HUB_OFFLINE"] == "1"
     assert "PYTHONPATH" not in env and "VIRTUAL_ENV" not in env
     assert env["HOME"] == "/h"
+
+
+def test_busy_port_is_refused_before_starting(tmp_path: Path) -> None:
+    """A port something already listens on is refused, not mistaken for the new server."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ComfycineError) as caught:
+            start_server(fake_install(tmp_path), port=port, record_state=False, timeout=30)
+    assert caught.value.code == "server_start_failed"
+    assert caught.value.details == {"port": port}
