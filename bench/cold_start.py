@@ -32,8 +32,10 @@ def time_command(argv: list[str], runs: int) -> list[float]:
 def report(label: str, samples: list[float]) -> None:
     """Print median, min and max in milliseconds."""
     median = statistics.median(samples) * 1000
-    print(f"{label:34} median {median:7.1f} ms   min {min(samples) * 1000:7.1f}   "
-          f"max {max(samples) * 1000:7.1f}   (n={len(samples)})")
+    print(
+        f"{label:34} median {median:7.1f} ms   min {min(samples) * 1000:7.1f}   "
+        f"max {max(samples) * 1000:7.1f}   (n={len(samples)})"
+    )
 
 
 def main() -> None:
@@ -48,7 +50,10 @@ def main() -> None:
     report("python -c 'import typer'", time_command([python, "-c", "import typer"], args.runs))
     report("comfycine --help", time_command([*cli, "--help"], args.runs))
     report("comfycine workflow list", time_command([*cli, "workflow", "list"], args.runs))
-    report("comfycine workflow list --json", time_command([*cli, "workflow", "list", "--json"], args.runs))
+    report(
+        "comfycine workflow list --json",
+        time_command([*cli, "workflow", "list", "--json"], args.runs),
+    )
 
 
 if __name__ == "__main__":

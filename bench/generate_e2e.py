@@ -40,12 +40,21 @@ GRAPH_TEMPLATE = "testimage"
 def trivial_graph(color: int) -> dict[str, Any]:
     """The testimage template rendered by hand (what the minimal client sends)."""
     return {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 256, "height": 144,
-              "batch_size": 1, "color": color}, "_meta": {"title": "EmptyImage"}},
-        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]},
-              "_meta": {"title": "ImageInvert"}},
-        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0],
-              "filename_prefix": "bench/minimal"}, "_meta": {"title": "SaveImage"}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 256, "height": 144, "batch_size": 1, "color": color},
+            "_meta": {"title": "EmptyImage"},
+        },
+        "2": {
+            "class_type": "ImageInvert",
+            "inputs": {"image": ["1", 0]},
+            "_meta": {"title": "ImageInvert"},
+        },
+        "3": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["2", 0], "filename_prefix": "bench/minimal"},
+            "_meta": {"title": "SaveImage"},
+        },
     }
 
 
@@ -64,8 +73,11 @@ async def minimal_generate(url: str, color: int, out_dir: Path) -> Path:
             if isinstance(frame, str):
                 message = json.loads(frame)
                 data = message.get("data", {})
-                if (message["type"] == "executing" and data.get("node") is None
-                        and data.get("prompt_id") == prompt_id):
+                if (
+                    message["type"] == "executing"
+                    and data.get("node") is None
+                    and data.get("prompt_id") == prompt_id
+                ):
                     break
         history = (await http.get(f"/history/{prompt_id}")).json()[prompt_id]
         item = next(iter(history["outputs"].values()))["images"][0]
@@ -113,8 +125,11 @@ def run_as_processes(url: str, runs: int, out_dir: Path) -> tuple[list[float], l
         subprocess.run([*minimal, "--color", str(50_000 + 2 * i)], check=True)
         floor.append(time.perf_counter() - start)
         start = time.perf_counter()
-        subprocess.run([str(script), "generate", GRAPH_TEMPLATE, "--set",
-                        f"color={50_001 + 2 * i}"], check=True, capture_output=True)
+        subprocess.run(
+            [str(script), "generate", GRAPH_TEMPLATE, "--set", f"color={50_001 + 2 * i}"],
+            check=True,
+            capture_output=True,
+        )
         ours.append(time.perf_counter() - start)
     return ours, floor
 
@@ -122,8 +137,10 @@ def run_as_processes(url: str, runs: int, out_dir: Path) -> tuple[list[float], l
 def report(label: str, ours: list[float], floor: list[float]) -> None:
     """Print medians and the ratio."""
     ratio = statistics.median(ours) / statistics.median(floor)
-    print(f"{label}: comfycine median {median_ms(ours):7.1f} ms, minimal client "
-          f"{median_ms(floor):7.1f} ms, ratio {ratio:.2f}x (n={len(ours)})")
+    print(
+        f"{label}: comfycine median {median_ms(ours):7.1f} ms, minimal client "
+        f"{median_ms(floor):7.1f} ms, ratio {ratio:.2f}x (n={len(ours)})"
+    )
 
 
 def start_local_server() -> tuple[str, Any]:
@@ -154,11 +171,13 @@ def main() -> None:
     if url is None:
         url, server = start_local_server()
     work = Path(tempfile.mkdtemp(prefix="bench-generate-"))
-    os.environ.update({
-        "COMFYUI_URL": url,
-        "COMFYCINE_OUTPUT_DIR": str(work / "out"),
-        "COMFYCINE_DATA_DIR": str(work / "data"),
-    })
+    os.environ.update(
+        {
+            "COMFYUI_URL": url,
+            "COMFYCINE_OUTPUT_DIR": str(work / "out"),
+            "COMFYCINE_DATA_DIR": str(work / "data"),
+        }
+    )
     (work / "minimal").mkdir()
     try:
         asyncio.run(minimal_generate(url, 1, work / "minimal"))  # warm the server

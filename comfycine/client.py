@@ -91,7 +91,7 @@ class HistoryEntry:
         """The payload of the last status message called ``name``."""
         for kind, data in reversed(self.messages):
             if kind == name:
-                return data
+                return dict(data)
         return None
 
     @property
@@ -192,7 +192,8 @@ def _unreachable_reason(exc: httpx.TransportError) -> str:
 
 _REASON_TEXT = {
     "dns": "the host name does not resolve",
-    "refused": "the connection was refused (ComfyUI not running, or not listening beyond localhost)",
+    "refused": "the connection was refused "
+    "(ComfyUI not running, or not listening beyond localhost)",
     "timeout": "no answer in time (PC off or asleep, firewall, or Tailscale down)",
     "connect": "the connection failed",
     "dropped": "the server closed the connection",
@@ -204,7 +205,9 @@ def unreachable_error(url: str, reason: str) -> TargetUnreachable:
     host = urlsplit(url).hostname or url
     hint = "Check that ComfyUI runs with --listen and that COMFYUI_URL is right."
     if host.startswith("100.") or host.endswith(".ts.net"):
-        hint = "Check that Tailscale runs and is logged in on both machines, and that the PC is awake."
+        hint = (
+            "Check that Tailscale runs and is logged in on both machines, and that the PC is awake."
+        )
     elif host in {"127.0.0.1", "localhost", "::1"}:
         hint = "Start ComfyUI (or the test server: comfycine server up), then retry."
     return TargetUnreachable(
@@ -383,7 +386,9 @@ class ComfyClient:
         data = await self._get_json("/queue")
         if not isinstance(data, dict):
             raise ServerError("/queue did not answer an object: is this ComfyUI?")
-        return QueueState(_queue_ids(data.get("queue_running")), _queue_ids(data.get("queue_pending")))
+        return QueueState(
+            _queue_ids(data.get("queue_running")), _queue_ids(data.get("queue_pending"))
+        )
 
     async def interrupt(self, prompt_id: str | None = None) -> None:
         """Interrupt ``prompt_id`` if it is running (or whatever runs, with None)."""

@@ -292,7 +292,9 @@ def parse_binary(frame: bytes) -> Event | None:
     payload = frame[4:]
     if kind == BINARY_PREVIEW_IMAGE and len(payload) >= 4:
         (image_format,) = struct.unpack(">I", payload[:4])
-        return PreviewImage(_IMAGE_FORMATS.get(image_format, "application/octet-stream"), payload[4:])
+        return PreviewImage(
+            _IMAGE_FORMATS.get(image_format, "application/octet-stream"), payload[4:]
+        )
     if kind == BINARY_PREVIEW_WITH_METADATA and len(payload) >= 4:
         (size,) = struct.unpack(">I", payload[:4])
         try:

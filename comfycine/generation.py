@@ -376,7 +376,8 @@ async def _cancel(settings: Settings, ref: str) -> CancelResult:
                 await client.delete_pending([record.id])
                 removed = JobInterrupted(
                     f"Job {record.id[:8]} was removed from the queue before it started.",
-                    hint=f"Submit it again with: comfycine generate {record.template or 'TEMPLATE'}",
+                    hint="Submit it again with: comfycine generate "
+                    f"{record.template or 'TEMPLATE'}",
                     code="job_cancelled",
                 )
                 ledger.mark(record.id, "cancelled", error=recordable(removed))

@@ -1,7 +1,8 @@
 """Settings: resolution of every setting, flag > environment > .env > default.
 
-The names live in :mod:`comfycine.envnames`; this module is the only one that reads them. It is called once per command
-invocation; the resulting :class:`Settings` is passed down explicitly.
+The names live in :mod:`comfycine.envnames`; this module is the only one that reads
+them. It is called once per command invocation; the resulting :class:`Settings` is
+passed down explicitly.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ this stream must reconcile through ``/history`` and ``/queue`` after :meth:`reco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import Iterator
@@ -135,10 +136,9 @@ class EventStream:
         """Close the socket if open."""
         sock, self._socket = self._socket, None
         if sock is not None:
-            try:
+            # Closing a broken socket must not fail a job.
+            with contextlib.suppress(Exception):
                 await sock.close()
-            except Exception:  # noqa: BLE001 - closing a broken socket must not fail a job
-                pass
 
     async def send_json(self, message: dict[str, Any]) -> None:
         """Send a JSON text frame (unused by the local protocol beyond feature flags)."""

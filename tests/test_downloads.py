@@ -34,8 +34,15 @@ def test_output_path_uses_our_naming() -> None:
 
 @pytest.mark.parametrize(
     ("name", "ext"),
-    [("a.PNG", "png"), ("../../etc/passwd", "bin"), ("x.tar.gz", "gz"), ("evil.p/ng", "bin"),
-     ("noext", "bin"), ("a.$(rm)", "bin"), ("..\\..\\win.mp4", "mp4")],
+    [
+        ("a.PNG", "png"),
+        ("../../etc/passwd", "bin"),
+        ("x.tar.gz", "gz"),
+        ("evil.p/ng", "bin"),
+        ("noext", "bin"),
+        ("a.$(rm)", "bin"),
+        ("..\\..\\win.mp4", "mp4"),
+    ],
 )
 def test_server_names_only_give_an_extension(name: str, ext: str) -> None:
     """A hostile server-given name never becomes a path; only a clean extension survives."""

@@ -30,7 +30,11 @@ def test_success_sequence_ends_with_executing_null() -> None:
 
 def test_sampler_progress_steps() -> None:
     """The tiny SD1.5 capture yields progress 1..5 of 5 on the KSampler node."""
-    steps = [e for e in map(ev.parse_text, ws_frames("15_txt2img_tiny_sd15")) if isinstance(e, ev.Progress)]
+    steps = [
+        e
+        for e in map(ev.parse_text, ws_frames("15_txt2img_tiny_sd15"))
+        if isinstance(e, ev.Progress)
+    ]
     assert [(s.value, s.max) for s in steps] == [(i, 5) for i in range(1, 6)]
     assert {s.node for s in steps} == {"3"}
 

@@ -21,7 +21,9 @@ def test_secret_values_and_shapes_are_redacted() -> None:
 
 def test_telegram_token_in_url_is_redacted() -> None:
     """A bot token inside a Telegram API URL is redacted."""
-    out = redact("POST https://api.telegram.org/bot123456789:AAEabcdefghijklmnopqrstuvwxyz/sendMessage")
+    out = redact(
+        "POST https://api.telegram.org/bot123456789:AAEabcdefghijklmnopqrstuvwxyz/sendMessage"
+    )
     assert "AAEabcdef" not in out
 
 

@@ -22,7 +22,9 @@ def _print_job(output: Output, data: dict[str, Any]) -> None:
     seconds = data.get("seconds")
     took = f" in {seconds:.1f} s" if isinstance(seconds, int | float) else ""
     count = len(data.get("outputs") or ())
-    output.info(f"✓ {data.get('template') or 'job'} {job} {data.get('status')}{took}, {count} file(s)")
+    output.info(
+        f"✓ {data.get('template') or 'job'} {job} {data.get('status')}{took}, {count} file(s)"
+    )
     seeds = data.get("seeds") or {}
     if seeds:
         output.info("  seeds: " + ", ".join(f"{k}={v}" for k, v in seeds.items()))
@@ -152,7 +154,9 @@ def _print_status(output: Output, data: dict[str, Any]) -> None:
 
 
 def status(
-    job: Annotated[str | None, typer.Argument(help="Job id, prefix or 'last'; none: recent.")] = None,
+    job: Annotated[
+        str | None, typer.Argument(help="Job id, prefix or 'last'; none: recent.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="How many recent jobs to list.")] = 20,
     target: TargetOpt = None,
     json: JsonOpt = False,

@@ -15,8 +15,10 @@ from comfycine.errors import ComfycineError, ExitCode, Interrupted, UsageError
 
 def _command_name(argv: list[str]) -> str:
     words = [a for a in argv if not a.startswith("-")]
-    return " ".join(words[:2]) if words[:1] in (["server"], ["workflow"]) else (
-        words[0] if words else "comfycine"
+    return (
+        " ".join(words[:2])
+        if words[:1] in (["server"], ["workflow"])
+        else (words[0] if words else "comfycine")
     )
 
 
@@ -58,13 +60,15 @@ def run(argv: list[str]) -> int:
     except _click_exception() as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
             return int(ExitCode.USAGE)  # the help text was already printed
-        usage = UsageError(exc.format_message(), hint=_usage_hint(argv))
+        usage = UsageError(
+            str(getattr(exc, "format_message", exc.__str__)()), hint=_usage_hint(argv)
+        )
         output.error(usage)
         return int(ExitCode.USAGE)
     except KeyboardInterrupt:
         output.error(Interrupted("Interrupted.", hint=""))
         return int(ExitCode.INTERRUPTED)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug
+    except Exception as exc:
         if _debug_enabled(argv):
             traceback.print_exception(exc, file=sys.stderr)
         bug = ComfycineError(

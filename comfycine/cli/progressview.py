@@ -41,7 +41,7 @@ def describe(progress: JobProgress) -> str:
         return f"{job} done {_clock(progress.elapsed)}"
     parts = [f"{job} running"]
     if progress.node_title:
-        parts.append(f"{progress.node_title!s}")
+        parts.append(f"{progress.node_title} (#{progress.node})")
     if progress.steps:
         parts.append(f"step {progress.step}/{progress.steps}")
     if progress.nodes_total:

@@ -9,7 +9,9 @@ import typer
 from comfycine.cli.options import DebugOpt, JsonOpt, TargetOpt
 from comfycine.cli.render import Output
 
-app = typer.Typer(help="Workflow templates: list them, show their parameters.", no_args_is_help=True)
+app = typer.Typer(
+    help="Workflow templates: list them, show their parameters.", no_args_is_help=True
+)
 
 
 def _workflow_dirs() -> list[Any]:
@@ -94,6 +96,8 @@ def show(
             extras = [f"{k}={p[k]}" for k in ("default", "min", "max", "choices") if p.get(k)]
             req = " (required)" if p.get("required") else ""
             out.write_stdout(f"  --set {p['name']}=<{p['kind']}>{req}  {' '.join(extras)}")
-        out.write_stdout("  nodes: " + ", ".join(f"{n['id']}:{n['class_type']}" for n in d["nodes"]))
+        out.write_stdout(
+            "  nodes: " + ", ".join(f"{n['id']}:{n['class_type']}" for n in d["nodes"])
+        )
 
     output.success(data, human)

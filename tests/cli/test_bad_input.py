@@ -36,15 +36,24 @@ def test_unknown_template(isolation: Isolation) -> None:
 def test_unreadable_template_json(isolation: Isolation) -> None:
     """A template file that is not valid JSON names the file and the position."""
     (isolation.workflow_dir / "broken.json").write_text('{"1": {"class_type": ')
-    error = assert_clean_failure(invoke("generate", "broken", "--json"), 2, "invalid_template", isolation)
+    error = assert_clean_failure(
+        invoke("generate", "broken", "--json"), 2, "invalid_template", isolation
+    )
     assert "broken.json" in error["message"]
 
 
 def test_ui_format_template(isolation: Isolation) -> None:
     """A UI (save) format file is refused with the way to export the API format."""
-    ui = {"last_node_id": 1, "nodes": [{"id": 1, "type": "EmptyImage"}], "links": [], "version": 0.4}
+    ui = {
+        "last_node_id": 1,
+        "nodes": [{"id": 1, "type": "EmptyImage"}],
+        "links": [],
+        "version": 0.4,
+    }
     (isolation.workflow_dir / "saved.json").write_text(json.dumps(ui))
-    error = assert_clean_failure(invoke("generate", "saved", "--json"), 2, "invalid_template", isolation)
+    error = assert_clean_failure(
+        invoke("generate", "saved", "--json"), 2, "invalid_template", isolation
+    )
     assert "UI" in error["message"] and "API" in error["hint"]
 
 
@@ -115,7 +124,9 @@ def test_server_that_never_answers_is_exit_3(isolation: Isolation, black_hole: i
 def test_unknown_job(isolation: Isolation) -> None:
     """wait/status/cancel of an unknown job are exit 2 with a hint to list jobs."""
     for command in ("wait", "status", "cancel"):
-        error = assert_clean_failure(invoke(command, "deadbeef", "--json"), 2, "unknown_job", isolation)
+        error = assert_clean_failure(
+            invoke(command, "deadbeef", "--json"), 2, "unknown_job", isolation
+        )
         assert "comfycine status" in error["hint"]
 
 

@@ -111,7 +111,9 @@ def test_out_of_memory_is_exit_5_with_its_own_code(fake: FakeComfy, isolation: I
     assert result.exit_code == 5, result
     error = result.envelope()["error"]
     assert error["code"] == "out_of_memory"
-    assert "resolution" in error["hint"] and error["details"]["exception_type"].endswith("OutOfMemoryError")
+    assert "resolution" in error["hint"] and error["details"]["exception_type"].endswith(
+        "OutOfMemoryError"
+    )
     assert files_under(isolation.output_dir) == []
     recorded = invoke("status", "last", "--json").envelope()["data"]["job"]
     assert recorded["status"] == "failed" and recorded["error"]["code"] == "out_of_memory"

@@ -21,13 +21,17 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def real(isolation: Isolation, real_comfyui: RealComfyUI, monkeypatch: pytest.MonkeyPatch) -> RealComfyUI:
+def real(
+    isolation: Isolation, real_comfyui: RealComfyUI, monkeypatch: pytest.MonkeyPatch
+) -> RealComfyUI:
     """An isolated CLI pointed at the real server."""
     monkeypatch.setenv("COMFYUI_URL", real_comfyui.url)
     return real_comfyui
 
 
-def write_template(directory: Path, name: str, graph: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
+def write_template(
+    directory: Path, name: str, graph: dict[str, Any], meta: dict[str, Any] | None = None
+) -> None:
     """Drop a template (and its sidecar) into the user's workflow dir."""
     (directory / f"{name}.json").write_text(json.dumps(graph))
     if meta is not None:
@@ -40,14 +44,24 @@ def tiny_sd_graph(checkpoint: str) -> dict[str, Any]:
         "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": checkpoint}},
         "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "PARAM_PROMPT", "clip": ["4", 1]}},
         "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["4", 1]}},
-        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+        "5": {
+            "class_type": "EmptyLatentImage",
+            "inputs": {"width": 64, "height": 64, "batch_size": 1},
+        },
         "3": {
             "class_type": "KSampler",
             "_meta": {"title": "Sampler"},
             "inputs": {
-                "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0],
-                "latent_image": ["5", 0], "seed": 42, "steps": "PARAM_INT_STEPS", "cfg": 7.0,
-                "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0,
+                "model": ["4", 0],
+                "positive": ["6", 0],
+                "negative": ["7", 0],
+                "latent_image": ["5", 0],
+                "seed": 42,
+                "steps": "PARAM_INT_STEPS",
+                "cfg": 7.0,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "denoise": 1.0,
             },
         },
         "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
@@ -58,7 +72,10 @@ def tiny_sd_graph(checkpoint: str) -> dict[str, Any]:
 def slow_graph(nodes: int = 40) -> dict[str, Any]:
     """A chain of blurs: seconds of CPU, one node boundary (interrupt point) per blur."""
     graph: dict[str, Any] = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 768, "height": 768, "batch_size": 2, "color": 255}}
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 768, "height": 768, "batch_size": 2, "color": 255},
+        }
     }
     previous = "1"
     for index in range(2, nodes + 2):
@@ -67,7 +84,10 @@ def slow_graph(nodes: int = 40) -> dict[str, Any]:
             "inputs": {"image": [previous, 0], "blur_radius": 9, "sigma": 2.0},
         }
         previous = str(index)
-    graph["999"] = {"class_type": "SaveImage", "inputs": {"images": [previous, 0], "filename_prefix": "slow"}}
+    graph["999"] = {
+        "class_type": "SaveImage",
+        "inputs": {"images": [previous, 0], "filename_prefix": "slow"},
+    }
     return graph
 
 
@@ -149,7 +169,9 @@ def test_detach_then_wait(real: RealComfyUI) -> None:
 def test_status_lists_recent_jobs(real: RealComfyUI) -> None:
     """status with no argument lists recent jobs, newest first."""
     first = invoke("generate", "testimage", "--json").envelope()["data"]["job"]
-    second = invoke("generate", "testimage", "--set", "color=255", "--json").envelope()["data"]["job"]
+    second = invoke("generate", "testimage", "--set", "color=255", "--json").envelope()["data"][
+        "job"
+    ]
     listed = invoke("status", "--json").envelope()["data"]["jobs"]
     assert [j["job"] for j in listed[:2]] == [second, first]
 

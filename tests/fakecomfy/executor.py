@@ -27,11 +27,11 @@ from typing import Any
 from tests.fakecomfy.graph import ExecutionOrder, cache_keys, is_link
 from tests.fakecomfy.nodes import (
     EXECUTORS,
-    PREVIEW_JPEG,
     SAMPLER_CLASSES,
     NodeContext,
     change_token,
     format_value,
+    preview_jpeg,
 )
 from tests.fakecomfy.state import (
     CacheEntry,
@@ -324,7 +324,7 @@ class PromptRun:
             progress = {"value": step, "max": steps, "prompt_id": self.prompt_id, "node": node}
             self.state.emit("progress", progress, self.client_id)
             if knobs.previews and not with_metadata:
-                legacy = struct.pack(">I", 1) + PREVIEW_JPEG  # 1 = JPEG
+                legacy = struct.pack(">I", 1) + preview_jpeg()  # 1 = JPEG
                 self.state.emit(PREVIEW_IMAGE, legacy, self.client_id)
 
     def _preview(self, node: str) -> bytes:
@@ -338,7 +338,7 @@ class PromptRun:
                 "image_type": "image/jpeg",
             }
         ).encode()
-        return struct.pack(">I", len(metadata)) + metadata + PREVIEW_JPEG
+        return struct.pack(">I", len(metadata)) + metadata + preview_jpeg()
 
     def _set_progress(self, node: str, state: str, value: float, maximum: float) -> None:
         self.progress[node] = {"state": state, "value": value, "max": maximum}

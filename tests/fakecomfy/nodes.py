@@ -23,6 +23,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,18 @@ from tests.fakecomfy.files import (
 
 FIXTURES = Path(__file__).parent
 SAMPLER_CLASSES = frozenset({"KSampler"})
-PREVIEW_JPEG = (FIXTURES / "preview.jpg").read_bytes()
-CLIP_MP4 = (FIXTURES / "clip.mp4").read_bytes()
+
+
+@cache
+def preview_jpeg() -> bytes:
+    """A 16x16 JPEG sent as every sampler preview."""
+    return (FIXTURES / "preview.jpg").read_bytes()
+
+
+@cache
+def clip_mp4() -> bytes:
+    """A 12-frame h264 MP4 written by a real ComfyUI (capture 06), used for every video."""
+    return (FIXTURES / "clip.mp4").read_bytes()
 
 
 def load_object_info() -> dict[str, Any]:
@@ -176,9 +187,9 @@ def _save_video(ctx: NodeContext, inputs: dict[str, Any]) -> NodeResult:
     folder, filename, subfolder = resolve_save_prefix(prefix, root)
     file = f"{filename}_{next_counter(folder, filename):05}_.mp4"
     if ctx.video_size is None:
-        (folder / file).write_bytes(CLIP_MP4)
+        (folder / file).write_bytes(clip_mp4())
     else:
-        write_sparse(folder / file, CLIP_MP4, ctx.video_size)
+        write_sparse(folder / file, clip_mp4(), ctx.video_size)
     entry = {"filename": file, "subfolder": subfolder, "type": "output"}
     return NodeResult((), {"images": [entry], "animated": [True]})
 
