@@ -6,7 +6,9 @@ history, stream the one output to disk. comfycine adds template rendering, the l
 progress folding, safe naming and atomic publishing on top. Each run changes the
 colour so the server never answers from its cache.
 
-Two comparisons are printed: in-process (the library call vs the minimal coroutine:
+Two cases: ``image`` (the ``testimage`` template: three nodes, ~5 ms of server time, the
+harshest ratio) and ``video`` (``testpattern``: an h264 mp4, a small but real job).
+Two comparisons each: in-process (the library call vs the minimal coroutine:
 what the client code costs) and as fresh processes (``comfycine generate`` vs
 ``python minimal.py``: what a user waits for, imports included).
 Target: comfycine ≤ 1.1× the floor.
@@ -34,39 +36,33 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
-GRAPH_TEMPLATE = "testimage"
+# Each case: the shipped template, and the parameter varied per run so that the server
+# never answers from its cache (ComfyUI reuses results of identical inputs).
+CASES = {
+    "image": ("testimage", "color", lambda i: 1000 + i),
+    "video": ("testpattern", "fps", lambda i: 1.0 + (i % 119)),
+}
 
 
-def trivial_graph(color: int) -> dict[str, Any]:
-    """The testimage template rendered by hand (what the minimal client sends)."""
-    return {
-        "1": {
-            "class_type": "EmptyImage",
-            "inputs": {"width": 256, "height": 144, "batch_size": 1, "color": color},
-            "_meta": {"title": "EmptyImage"},
-        },
-        "2": {
-            "class_type": "ImageInvert",
-            "inputs": {"image": ["1", 0]},
-            "_meta": {"title": "ImageInvert"},
-        },
-        "3": {
-            "class_type": "SaveImage",
-            "inputs": {"images": ["2", 0], "filename_prefix": "bench/minimal"},
-            "_meta": {"title": "SaveImage"},
-        },
-    }
+def rendered_graph(template_name: str, name: str, value: float) -> dict[str, Any]:
+    """The template rendered with one value set: exactly what both clients submit."""
+    from comfycine.templates import bind_values, load_template, render_graph, template_dirs
+
+    template = load_template(template_name, template_dirs(None))
+    binding = bind_values(template, assignments=[f"{name}={value}"])
+    return render_graph(template, binding.values, {})
 
 
-async def minimal_generate(url: str, color: int, out_dir: Path) -> Path:
+async def minimal_generate(url: str, graph: dict[str, Any], out_dir: Path) -> Path:
     """The floor: the fewest steps that render one graph and save its output."""
     client_id, prompt_id = uuid.uuid4().hex, str(uuid.uuid4())
     ws_url = "ws" + url.removeprefix("http") + f"/ws?clientId={client_id}"
-    # verify=False: plain http needs no CA bundle (the same saving comfycine makes).
-    http_client = httpx.AsyncClient(base_url=url, verify=False)
-    async with http_client as http, connect(ws_url, max_size=None) as ws:
+    # No CA bundle and no proxy lookup for plain http: the same savings comfycine makes.
+    http_client = httpx.AsyncClient(base_url=url, verify=False, trust_env=False)
+    socket = connect(ws_url, max_size=None, compression=None, proxy=None)
+    async with http_client as http, socket as ws:
         await ws.recv()
-        body = {"prompt": trivial_graph(color), "client_id": client_id, "prompt_id": prompt_id}
+        body = {"prompt": graph, "client_id": client_id, "prompt_id": prompt_id}
         (await http.post("/prompt", json=body)).raise_for_status()
         while True:
             frame = await ws.recv()
@@ -81,7 +77,7 @@ async def minimal_generate(url: str, color: int, out_dir: Path) -> Path:
                     break
         history = (await http.get(f"/history/{prompt_id}")).json()[prompt_id]
         item = next(iter(history["outputs"].values()))["images"][0]
-        target = out_dir / f"minimal-{prompt_id[:8]}.png"
+        target = out_dir / f"minimal-{prompt_id[:8]}-{item['filename']}"
         async with http.stream("GET", "/view", params=item) as response:
             with target.open("wb") as handle:
                 async for chunk in response.aiter_bytes():
@@ -89,12 +85,12 @@ async def minimal_generate(url: str, color: int, out_dir: Path) -> Path:
         return target
 
 
-def comfycine_generate(color: int) -> None:
-    """The library call ``comfycine generate testimage --set color=N`` makes."""
+def comfycine_generate(template_name: str, name: str, value: float) -> None:
+    """The library call ``comfycine generate TEMPLATE --set NAME=VALUE`` makes."""
     from comfycine.generation import generate
     from comfycine.settings import resolve
 
-    generate(resolve(), GRAPH_TEMPLATE, assignments=[f"color={color}"])
+    generate(resolve(), template_name, assignments=[f"{name}={value}"])
 
 
 def median_ms(samples: list[float]) -> float:
@@ -102,34 +98,39 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-def run_in_process(url: str, runs: int, out_dir: Path) -> tuple[list[float], list[float]]:
+def run_in_process(
+    url: str, case: str, runs: int, out_dir: Path
+) -> tuple[list[float], list[float]]:
     """Alternate the two clients in this process; return their wall times."""
+    template, name, value = CASES[case]
     ours, floor = [], []
     for i in range(runs):
+        graph = rendered_graph(template, name, value(2 * i))
         start = time.perf_counter()
-        asyncio.run(minimal_generate(url, 1000 + 2 * i, out_dir))
+        asyncio.run(minimal_generate(url, graph, out_dir))
         floor.append(time.perf_counter() - start)
         start = time.perf_counter()
-        comfycine_generate(1001 + 2 * i)
+        comfycine_generate(template, name, value(2 * i + 1))
         ours.append(time.perf_counter() - start)
     return ours, floor
 
 
-def run_as_processes(url: str, runs: int, out_dir: Path) -> tuple[list[float], list[float]]:
+def run_as_processes(
+    url: str, case: str, runs: int, out_dir: Path
+) -> tuple[list[float], list[float]]:
     """Alternate fresh processes of both clients; return their wall times."""
+    template, name, value = CASES[case]
     script = Path(sys.executable).with_name("comfycine")
     minimal = [sys.executable, __file__, "--minimal-once", "--url", url, "--out", str(out_dir)]
     ours, floor = [], []
     for i in range(runs):
+        graph = json.dumps(rendered_graph(template, name, value(500 + 2 * i)))
         start = time.perf_counter()
-        subprocess.run([*minimal, "--color", str(50_000 + 2 * i)], check=True)
+        subprocess.run([*minimal, "--graph", graph], check=True)
         floor.append(time.perf_counter() - start)
         start = time.perf_counter()
-        subprocess.run(
-            [str(script), "generate", GRAPH_TEMPLATE, "--set", f"color={50_001 + 2 * i}"],
-            check=True,
-            capture_output=True,
-        )
+        command = [str(script), "generate", template, "--set", f"{name}={value(501 + 2 * i)}"]
+        subprocess.run(command, check=True, capture_output=True)
         ours.append(time.perf_counter() - start)
     return ours, floor
 
@@ -160,11 +161,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--url")
     parser.add_argument("--minimal-once", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--color", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--graph", help=argparse.SUPPRESS)
+    parser.add_argument("--case", choices=[*CASES, "all"], default="all")
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.minimal_once:
-        asyncio.run(minimal_generate(args.url, args.color, Path(args.out)))
+        asyncio.run(minimal_generate(args.url, json.loads(args.graph), Path(args.out)))
         return
     server = None
     url = args.url
@@ -180,9 +182,15 @@ def main() -> None:
     )
     (work / "minimal").mkdir()
     try:
-        asyncio.run(minimal_generate(url, 1, work / "minimal"))  # warm the server
-        report("in-process ", *run_in_process(url, args.runs, work / "minimal"))
-        report("processes  ", *run_as_processes(url, max(5, args.runs // 3), work / "minimal"))
+        cases = list(CASES) if args.case == "all" else [args.case]
+        for case in cases:
+            template, name, value = CASES[case]
+            warm = rendered_graph(template, name, value(10_000))
+            asyncio.run(minimal_generate(url, warm, work / "minimal"))  # warm the server
+            runs = args.runs if case == "image" else max(5, args.runs // 3)
+            report(f"{case:5} in-process", *run_in_process(url, case, runs, work / "minimal"))
+            processes = run_as_processes(url, case, max(5, runs // 3), work / "minimal")
+            report(f"{case:5} processes ", *processes)
     finally:
         if server is not None:
             from comfycine.localserver import terminate_server

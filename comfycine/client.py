@@ -303,12 +303,15 @@ class ComfyClient:
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         # Loading the CA bundle costs ~30 ms per client; plain http never uses it, and
         # redirects are not followed, so no request of this client can turn into https.
-        verify = self.base_url.startswith("https://")
+        secure = self.base_url.startswith("https://")
+        # A plain-http ComfyUI is on the LAN or the tailnet: a proxy from the environment
+        # (HTTP_PROXY) would only break it, and looking one up costs time per request.
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
             transport=transport,
-            verify=verify,
+            verify=secure,
+            trust_env=secure,
             follow_redirects=False,
             headers={"User-Agent": "comfycine"},
         )

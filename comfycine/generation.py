@@ -8,6 +8,7 @@ prints: progress goes to the ``observer`` the CLI passes in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from .jobs import JobOutcome, JobRunner, Observer, new_ids
 from .journal import Journal
 from .ledger import JobRecord, Ledger
 from .settings import Settings
+from .stream import EventStream
 from .templates import Template, bind_values, load_template, render_graph, template_dirs
 
 
@@ -166,17 +168,20 @@ async def _generate(
         runner = JobRunner(
             client, journal, target=name, output_dir=settings.output_dir, observer=observer
         )
-        stream = None
+        # The socket must be open before the POST; prepare the job while its handshake
+        # is in flight (round trips over Tailscale). Detached: just check the server.
+        reaching: asyncio.Future[Any] = asyncio.ensure_future(
+            client.queue() if detach else runner.open_stream(client_id)
+        )
+        stream: EventStream | None = None
         try:
-            # The ledger opens on its thread while the socket connects.
-            if detach:
-                # Still fail fast (exit 3) when the server is not there.
-                await asyncio.gather(journal.open(), client.queue())
-            else:
-                _, stream = await asyncio.gather(journal.open(), runner.open_stream(client_id))
-            uploaded = await runner.upload_media(binding.media)
+            await journal.open()
+            uploaded: dict[str, str] = {}
+            if binding.media:
+                stream = _as_stream(await reaching)
+                uploaded = await runner.upload_media(binding.media)
             graph = render_graph(template, binding.values, uploaded)
-            record = await runner.submit(
+            record = await runner.record(
                 graph,
                 prompt_id=prompt_id,
                 client_id=client_id,
@@ -184,6 +189,12 @@ async def _generate(
                 params=_json_params(binding.values),
                 seeds=seed_values(template, binding.values),
             )
+            try:
+                stream = _as_stream(await reaching)
+            except ComfycineError as exc:
+                await journal.mark(record.id, "failed", error=recordable(exc))
+                raise
+            record = await runner.post(record)
             if stream is None:
                 return JobResult.from_record(record)
             try:
@@ -192,9 +203,23 @@ async def _generate(
                 raise _interrupted(prompt_id) from None
             return _result(outcome)
         finally:
+            stream = stream or await _settle(reaching)
             if stream is not None:
                 await stream.close()
             await journal.aclose()
+
+
+def _as_stream(reached: Any) -> EventStream | None:
+    return reached if isinstance(reached, EventStream) else None
+
+
+async def _settle(reaching: asyncio.Future[Any]) -> EventStream | None:
+    """Cancel a connection still in flight, or return the socket it opened (to close it)."""
+    if not reaching.done():
+        reaching.cancel()
+    with contextlib.suppress(BaseException):
+        return _as_stream(await reaching)
+    return None
 
 
 def _interrupted(job_id: str) -> Interrupted:

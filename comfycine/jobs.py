@@ -163,7 +163,28 @@ class JobRunner:
         seeds: dict[str, int],
     ) -> JobRecord:
         """Record the job, POST it, and mark it queued (or failed, if the server refuses)."""
-        record = await self.ledger.add(
+        record = await self.record(
+            graph,
+            prompt_id=prompt_id,
+            client_id=client_id,
+            template=template,
+            params=params,
+            seeds=seeds,
+        )
+        return await self.post(record)
+
+    async def record(
+        self,
+        graph: dict[str, Any],
+        *,
+        prompt_id: str,
+        client_id: str,
+        template: str | None,
+        params: dict[str, Any],
+        seeds: dict[str, int],
+    ) -> JobRecord:
+        """Write the job into the ledger before anything is sent (status ``submitting``)."""
+        return await self.ledger.add(
             JobRecord(
                 id=prompt_id,
                 client_id=client_id,
@@ -177,8 +198,13 @@ class JobRunner:
                 pid=os.getpid(),
             )
         )
+
+    async def post(self, record: JobRecord) -> JobRecord:
+        """POST a recorded job; mark it queued, or failed if the server refuses it."""
         try:
-            answer = await self.client.submit(graph, prompt_id=prompt_id, client_id=client_id)
+            answer = await self.client.submit(
+                record.graph, prompt_id=record.id, client_id=record.client_id
+            )
         except ComfycineError as exc:
             await self.ledger.mark(record.id, "failed", error=recordable(exc))
             raise
@@ -186,8 +212,8 @@ class JobRunner:
         if answer.get("node_errors"):
             # A 200 with node_errors: some outputs were dropped by validation.
             extra["node_errors"] = answer["node_errors"]
-        # Recorded on the ledger thread while the server already runs the job.
-        self.ledger.mark_later(record.id, "queued", extra=extra)
+        # Written only if the job is still going shortly (quick jobs skip the write).
+        self.ledger.mark_later(record.id, "queued", extra=extra, submitted_at=time.time())
         return replace(record, status="queued", extra=extra)
 
     # ------------------------------------------------------------------ following
@@ -233,7 +259,9 @@ class JobRunner:
                     if wait <= 0:
                         raise self._still_running(record, state)
                 try:
-                    event = await asyncio.wait_for(stream.recv(), wait)
+                    # asyncio.timeout, not wait_for: no task per frame (dozens per job).
+                    async with asyncio.timeout(wait):
+                        event = await stream.recv()
                 except TimeoutError:
                     if state.ending_until is None:
                         history = await self._reconcile(record, state)
@@ -267,7 +295,7 @@ class JobRunner:
         if prompt_id is not None and prompt_id != record.id:
             return  # another client's job (Comfy Cloud sends every job of the user)
         if isinstance(event, ev.ExecutionStart):
-            self.ledger.mark_later(record.id, "running")
+            self.ledger.mark_later(record.id, "running", started_at=time.time())
         if isinstance(event, ev.ExecutionError):
             state.error_payload = event.data
         if isinstance(event, ev.ExecutionInterrupted):
@@ -298,7 +326,7 @@ class JobRunner:
         if position is not None:
             if position == 0 and state.progress.phase == "queued":
                 state.progress.phase = "running"
-                self.ledger.mark_later(record.id, "running")
+                self.ledger.mark_later(record.id, "running", started_at=time.time())
             state.progress.queue_position = position
             self._notify(state.progress)
             return None
@@ -358,23 +386,21 @@ class JobRunner:
             raise await self._fail(record, failure_from_payload(payload, titles))
         refs = [ref for ref in history.outputs if ref.type == "output"]
         remote = [r.to_dict() for r in history.outputs]
-        self.ledger.later(self._record_remote, record.id, remote)
         paths: list[Path] = []
         if download:
-            paths = await self.download_all(record, refs)
-        timing = _timing(history)
+            try:
+                paths = await self.download_all(record, refs)
+            except JobFailed as exc:
+                raise await self._fail(record, exc, remote_outputs=remote) from None
         final = await self.ledger.mark(
             record.id,
             "succeeded",
             outputs=[str(p) for p in paths],
-            extra={**record.extra, **timing},
+            remote_outputs=remote,
+            extra={**record.extra, **_timing(history)},
         )
         self._notify(state.progress.finished())
         return JobOutcome(final, paths, history)
-
-    def _record_remote(self, job_id: str, remote: list[dict[str, Any]]) -> None:
-        # Runs on the ledger thread: what the server produced, before downloading it.
-        self.ledger.ledger.update(job_id, remote_outputs=remote)
 
     async def download_all(self, record: JobRecord, refs: list[OutputRef]) -> list[Path]:
         """Download every output file of a job, in history order."""
@@ -388,10 +414,10 @@ class JobRunner:
         return paths
 
     async def _fail(
-        self, record: JobRecord, error: JobFailed, *, status: str = "failed"
+        self, record: JobRecord, error: JobFailed, *, status: str = "failed", **fields: Any
     ) -> JobFailed:
         error.details.setdefault("job", record.id)
-        await self.ledger.mark(record.id, status, error=recordable(error))
+        await self.ledger.mark(record.id, status, error=recordable(error), **fields)
         return error
 
 

@@ -135,7 +135,7 @@ def _encode(name: str, value: Any) -> Any:
     return json.dumps(scrub_secrets(value), ensure_ascii=False, default=str)
 
 
-def _decode(row: sqlite3.Row) -> JobRecord:
+def _decode(row: sqlite3.Row | dict[str, Any]) -> JobRecord:
     values = {name: row[name] for name in _FIELDS}
     for name in _JSON_FIELDS:
         if values[name] is not None:
@@ -277,7 +277,8 @@ class Ledger:
             raise ComfycineError(
                 f"Job {record.id} is already in the ledger.", code="duplicate_job"
             ) from exc
-        return self._require(record.id)
+        # Decode what was inserted (secrets scrubbed) rather than query it again.
+        return _decode(dict(zip(_FIELDS, values, strict=True)))
 
     def update(self, job_id: str, **fields: Any) -> JobRecord:
         """Set the given fields of a job and return the new record.

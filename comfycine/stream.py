@@ -91,8 +91,14 @@ class EventStream:
         url = ws_url(self.base_url, self.client_id, self._query)
         with map_ws_errors(self.base_url):
             # max_size=None: executed/progress_state payloads and previews can pass 1 MiB.
+            # No proxy for ws:// (LAN / tailnet), as for plain-http requests.
+            proxy: Any = True if url.startswith("wss://") else None
             self._socket = await connect(
-                url, open_timeout=self.open_timeout, max_size=None, compression=None
+                url,
+                open_timeout=self.open_timeout,
+                max_size=None,
+                compression=None,
+                proxy=proxy,
             )
         if self.preview_metadata:
             # Must be the first text frame; the server then sends type-4 previews with ids.

@@ -37,6 +37,7 @@ class RealComfyUI:
     port: int
     base_dir: Path
     checkpoint: str
+    cache_dir: Path
 
     @property
     def ws_url(self) -> str:
@@ -59,13 +60,14 @@ def _report(line: str) -> None:
 @pytest.fixture(scope="session")
 def real_comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealComfyUI]:
     """Build (once per machine) and start a real ComfyUI with the tiny checkpoint."""
-    install = build_server(real_cache_dir(), log=_report)
+    cache_dir = real_cache_dir()
+    install = build_server(cache_dir, log=_report)
     base_dir = tmp_path_factory.mktemp("real-comfyui-base")
     started = time.monotonic()
     checkpoint = ensure_tiny_checkpoint(install, base_dir)
     server = start_server(install, base_dir=base_dir, record_state=False)
     _report(f"server at {server.url} ready in {time.monotonic() - started:.1f} s")
     try:
-        yield RealComfyUI(server.url, server.port, base_dir, checkpoint)
+        yield RealComfyUI(server.url, server.port, base_dir, checkpoint, cache_dir)
     finally:
         terminate_server(server)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from comfycine.cli.render import Output, is_tty
+from comfycine.cli.render import Output
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -63,7 +63,7 @@ class ProgressView:
     def __init__(self, output: Output, *, events: bool = False, enabled: bool = True) -> None:
         self.output = output
         self.events = events
-        self.enabled = enabled and not events and is_tty(output.console.file)
+        self.enabled = enabled and not events and output.rich_stderr
         self._live: Live | None = None
         self._last_event_line: str | None = None
         self._progress: JobProgress | None = None

@@ -88,8 +88,24 @@ class Output:
         sys.stdout.write(self._clean(text) + "\n")
         sys.stdout.flush()
 
+    @property
+    def rich_stderr(self) -> bool:
+        """Colour and live display only for a person at a terminal.
+
+        Off a terminal (an agent's Bash tool, cron, a pipe) plain lines are written and
+        Rich is never imported: it costs ~30 ms of start-up per command.
+        """
+        return is_tty(sys.stderr)
+
+    def _plain(self, line: str) -> None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
     def info(self, text: str) -> None:
         """A line of chatter on stderr (escaped: server text may hold markup)."""
+        if not self.rich_stderr:
+            self._plain(self._clean(text))
+            return
         from rich.markup import escape
 
         self.console.print(escape(self._clean(text)))
@@ -107,13 +123,18 @@ class Output:
 
     def error(self, exc: ComfycineError, *, data: dict[str, Any] | None = None) -> None:
         """The one red line, the hint, and (with --json) the envelope on stdout."""
-        from rich.markup import escape
-
         message = self._clean(exc.message)
         hint = self._clean(exc.hint) if exc.hint else ""
-        self.console.print(f"[bold red]error:[/] {escape(message)}")
-        if hint:
-            self.console.print(f"[dim]hint:[/] {escape(hint)}")
+        if self.rich_stderr:
+            from rich.markup import escape
+
+            self.console.print(f"[bold red]error:[/] {escape(message)}")
+            if hint:
+                self.console.print(f"[dim]hint:[/] {escape(hint)}")
+        else:
+            self._plain(f"error: {message}")
+            if hint:
+                self._plain(f"hint: {hint}")
         if self.as_json:
             error = json.loads(self._clean(json.dumps(exc.to_dict(), default=str)))
             self.write_stdout(json.dumps(envelope(self.command, data, error), default=str))
