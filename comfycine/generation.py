@@ -164,7 +164,7 @@ async def _generate(
     binding = bind_values(template, prompt=prompt, assignments=assignments, overrides=overrides)
     prompt_id, client_id = new_ids()
     async with ComfyClient(url) as client:
-        journal = Journal(settings.ledger_path)
+        journal = Journal(settings.ledger_path, secrets=settings.secret_values)
         runner = JobRunner(
             client, journal, target=name, output_dir=settings.output_dir, observer=observer
         )
@@ -268,7 +268,7 @@ def generate(
 async def _wait(
     settings: Settings, ref: str, timeout: float | None, observer: Observer | None
 ) -> JobResult:
-    async with Journal(settings.ledger_path) as journal:
+    async with Journal(settings.ledger_path, secrets=settings.secret_values) as journal:
         record = await journal.find(ref)
         if record.status == "succeeded" and record.outputs:
             return JobResult.from_record(record)
@@ -350,7 +350,7 @@ def _refresh(ledger: Ledger, record: JobRecord, live: str | None) -> JobRecord:
 
 def status(settings: Settings, ref: str | None = None, *, limit: int = 20) -> StatusResult:
     """One job (refreshed from the server when unfinished), or the recent jobs."""
-    with Ledger.open(settings.ledger_path) as ledger:
+    with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
         if ref is None:
             return StatusResult([_job_view(r) for r in ledger.recent(limit)], single=False)
         record = ledger.find(ref)
@@ -374,7 +374,7 @@ class CancelResult:
 
 
 async def _cancel(settings: Settings, ref: str) -> CancelResult:
-    with Ledger.open(settings.ledger_path) as ledger:
+    with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
         record = ledger.find(ref)
         if record.is_terminal:
             return CancelResult(record.id, "already_finished")

@@ -23,8 +23,9 @@ PROGRESS_WRITE_DELAY = 0.5
 class Journal:
     """An async facade over :class:`Ledger` for one command invocation."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, secrets: tuple[str, ...] = ()) -> None:
         self.path = path
+        self.secrets = secrets
         self._ledger: Ledger | None = None
         self._deferred: dict[str, tuple[asyncio.TimerHandle, str, dict[str, Any]]] = {}
 
@@ -38,7 +39,7 @@ class Journal:
     async def open(self) -> None:
         """Open the ledger (idempotent)."""
         if self._ledger is None:
-            self._ledger = Ledger.open(self.path)
+            self._ledger = Ledger.open(self.path, secrets=self.secrets)
 
     @property
     def ledger(self) -> Ledger:

@@ -26,6 +26,8 @@ from typing import Any
 from .envnames import ENV_DATA_DIR
 from .errors import ComfycineError, JobNotFound, UsageError
 
+# What a secret value is replaced with (the same marker as terminal output).
+REDACTED = "***"
 STATUSES = frozenset(
     {"submitting", "queued", "running", "succeeded", "failed", "interrupted", "cancelled", "lost"}
 )
@@ -121,18 +123,31 @@ def scrub_secrets(value: Any) -> Any:
     return value
 
 
-def _encode(name: str, value: Any) -> Any:
-    """The column value for field ``name``; JSON text for containers, scrubbed first."""
+def _encode(name: str, value: Any, secrets: tuple[str, ...] = ()) -> Any:
+    """The column value for field ``name``; JSON text for containers, scrubbed first.
+
+    Known secret values (the configured key and token) are replaced wherever they
+    appear, e.g. echoed inside a server's error message.
+    """
     if name == "status" and value not in STATUSES:
         raise ValueError(f"unknown job status {value!r}")
     if name not in _JSON_FIELDS:
-        return value
+        return _redact_values(value, secrets) if isinstance(value, str) else value
     if value is None:
         if name in _NULLABLE_JSON:
             return None
         raise TypeError(f"job field {name!r} cannot be None")
     # default=str keeps Paths and similar values readable instead of failing the write.
-    return json.dumps(scrub_secrets(value), ensure_ascii=False, default=str)
+    text = json.dumps(scrub_secrets(value), ensure_ascii=False, default=str)
+    return _redact_values(text, secrets)
+
+
+def _redact_values(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        # A secret with JSON-special characters is matched as it appears in JSON text too.
+        for form in {secret, json.dumps(secret)[1:-1]}:
+            text = text.replace(form, REDACTED)
+    return text
 
 
 def _decode(row: sqlite3.Row | dict[str, Any]) -> JobRecord:
@@ -211,14 +226,25 @@ class Ledger:
     """The job journal; open with :meth:`open`, use as a context manager or :meth:`close`."""
 
     def __init__(
-        self, conn: sqlite3.Connection, path: Path, clock: Callable[[], float] = time.time
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        clock: Callable[[], float] = time.time,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self._conn = conn
         self.path = path
         self._clock = clock
+        self._secrets = tuple(s for s in secrets if s and len(s) >= 4)
 
     @classmethod
-    def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> Ledger:
+    def open(
+        cls,
+        path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        secrets: tuple[str, ...] = (),
+    ) -> Ledger:
         """Open (creating it and its directories if needed) and migrate the ledger at ``path``."""
         path.parent.mkdir(parents=True, exist_ok=True)
         with _translate(path):
@@ -233,7 +259,7 @@ class Ledger:
             except BaseException:
                 conn.close()
                 raise
-        return cls(conn, path, clock)
+        return cls(conn, path, clock, secrets)
 
     def close(self) -> None:
         """Close the connection; the ledger cannot be used afterwards."""
@@ -268,7 +294,7 @@ class Ledger:
         """
         if record.created_at is None:
             record = dataclasses.replace(record, created_at=self._clock())
-        values = [_encode(name, getattr(record, name)) for name in _FIELDS]
+        values = [_encode(name, getattr(record, name), self._secrets) for name in _FIELDS]
         sql = f"INSERT INTO jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})"
         try:
             with self._write() as conn:
@@ -299,7 +325,7 @@ class Ledger:
                 return
             raise JobNotFound(f"No job {job_id} in the ledger.")
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        values = [_encode(name, value) for name, value in fields.items()]
+        values = [_encode(name, value, self._secrets) for name, value in fields.items()]
         cursor = self._conn.execute(
             f"UPDATE jobs SET {assignments} WHERE id = ?", [*values, job_id]
         )

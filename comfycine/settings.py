@@ -85,6 +85,15 @@ class Settings(BaseModel):
         return None if value is None else Path(os.path.expanduser(str(value)))
 
     @property
+    def secret_values(self) -> tuple[str, ...]:
+        """The configured secrets, to redact from anything written or printed."""
+        return tuple(
+            secret.get_secret_value()
+            for secret in (self.cloud_api_key, self.telegram_bot_token)
+            if secret is not None and secret.get_secret_value()
+        )
+
+    @property
     def ledger_path(self) -> Path:
         """The SQLite job ledger."""
         return self.data_dir / "ledger.sqlite3"

@@ -392,3 +392,14 @@ def test_clock_is_injectable(tmp_path: Path) -> None:
         record = opened.add(make_record())
         assert opened.mark(record.id, "failed").finished_at == 42.0
         assert record.created_at == 42.0
+
+
+def test_known_secret_values_are_redacted_anywhere(tmp_path: Path) -> None:
+    """A configured secret echoed in any text (an error message, a prompt) is not stored."""
+    secret = 'comfyui-"quoted"-SENTINEL'
+    path = tmp_path / "ledger.sqlite3"
+    with Ledger.open(path, secrets=(secret,)) as ledger:
+        stored = ledger.add(make_record(params={"prompt": f"use {secret} now"}))
+        ledger.mark(stored.id, "failed", error={"message": f"401 for key {secret}"})
+        assert secret not in str(ledger.get(stored.id))
+    assert all(secret not in str(row) and "SENTINEL" not in str(row) for row in raw_rows(path))

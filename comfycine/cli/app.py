@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import typer
 
+from comfycine.cli.options import JsonOpt
+from comfycine.cli.render import Output
+
 
 def build_app() -> typer.Typer:
     """Assemble the application."""
@@ -29,8 +32,10 @@ def build_app() -> typer.Typer:
     app.add_typer(server.app, name="server")
 
     @app.command("version")
-    def version() -> None:
+    def version(json: JsonOpt = False) -> None:
         """Print the comfycine version."""
-        print(__version__)
+        Output("version", as_json=json).success(
+            {"version": __version__}, lambda out, d: out.write_stdout(d["version"])
+        )
 
     return app

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
+from typing import Any
 
 from comfycine.errors import ComfycineError, ExitCode, Interrupted, UsageError
 
@@ -49,7 +49,7 @@ def run(argv: list[str]) -> int:
         return int(result) if isinstance(result, int) else ExitCode.OK
     except ComfycineError as exc:
         if _debug_enabled(argv):
-            traceback.print_exception(exc, file=sys.stderr)
+            _print_traceback(exc, output)
         output.error(exc)
         return int(exc.exit_code)
     except typer.Exit as exc:
@@ -70,13 +70,22 @@ def run(argv: list[str]) -> int:
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:
         if _debug_enabled(argv):
-            traceback.print_exception(exc, file=sys.stderr)
+            _print_traceback(exc, output)
         bug = ComfycineError(
             f"Unexpected error: {type(exc).__name__}: {exc}",
             hint="Run again with --debug and report the traceback.",
         )
         output.error(bug)
         return int(ExitCode.UNEXPECTED)
+
+
+def _print_traceback(exc: BaseException, output: Any) -> None:
+    """The traceback for --debug: without locals, and redacted like every other output."""
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    sys.stderr.write(output.redacted(text))
+    sys.stderr.flush()
 
 
 def _click_exception() -> type[Exception]:

@@ -83,6 +83,12 @@ class Output:
 
         return redact(clean_text(text), self.secrets)
 
+    def redacted(self, text: str) -> str:
+        """``text`` with secrets removed (control characters kept: tracebacks)."""
+        from comfycine.sanitize import redact
+
+        return redact(text, self.secrets)
+
     def write_stdout(self, text: str) -> None:
         """Write data to stdout, redacted."""
         sys.stdout.write(self._clean(text) + "\n")

@@ -159,3 +159,26 @@ def test_socket_opened_before_submission(fake: FakeComfy) -> None:
     assert any(flags.get("supports_preview_metadata") for flags in fake.ws_feature_flags.values())
     prompt = fake.prompts_received[-1]
     assert prompt["client_id"] in fake.ws_feature_flags and prompt["prompt_id"]
+
+
+def test_secrets_never_leak(
+    fake: FakeComfy, isolation: Isolation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cloud key and bot token appear in no output, ledger or file, even with --debug."""
+    key, token = "comfyui-SENTINEL-key-31337", "123456:SENTINEL-token-abcdefghij"
+    monkeypatch.setenv("COMFY_CLOUD_API_KEY", key)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+    fake.fail_next("RuntimeError", f"boom with {key} inside")
+    runs = [
+        invoke("generate", TEMPLATE, "--json", "--debug"),
+        invoke("generate", TEMPLATE, "--events"),
+        invoke("status", "--json"),
+        invoke("generate", "nosuch", "--debug"),
+    ]
+    assert runs[0].exit_code == 5 and runs[1].exit_code == 0
+    for result in runs:
+        for secret in (key, token):
+            assert secret not in result.stdout and secret not in result.stderr, result
+    for path in files_under(isolation.root):
+        data = path.read_bytes()
+        assert key.encode() not in data and token.encode() not in data, path
