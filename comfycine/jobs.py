@@ -152,27 +152,6 @@ class JobRunner:
             uploaded[name] = f"{sub}/{answer['name']}" if sub else answer["name"]
         return uploaded
 
-    async def submit(
-        self,
-        graph: dict[str, Any],
-        *,
-        prompt_id: str,
-        client_id: str,
-        template: str | None,
-        params: dict[str, Any],
-        seeds: dict[str, int],
-    ) -> JobRecord:
-        """Record the job, POST it, and mark it queued (or failed, if the server refuses)."""
-        record = await self.record(
-            graph,
-            prompt_id=prompt_id,
-            client_id=client_id,
-            template=template,
-            params=params,
-            seeds=seeds,
-        )
-        return await self.post(record)
-
     async def record(
         self,
         graph: dict[str, Any],
@@ -183,7 +162,11 @@ class JobRunner:
         params: dict[str, Any],
         seeds: dict[str, int],
     ) -> JobRecord:
-        """Write the job into the ledger before anything is sent (status ``submitting``)."""
+        """Write the job into the ledger before anything is sent (status ``submitting``).
+
+        Then :meth:`post` it. Recording first means a crash between the two leaves a
+        trace that ``wait`` and ``status`` can reconcile with the server.
+        """
         return await self.ledger.add(
             JobRecord(
                 id=prompt_id,

@@ -13,14 +13,20 @@ from tests.real_server import RealComfyUI
 pytestmark = pytest.mark.real
 
 
+def use_real_cache(real: RealComfyUI, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the CLI at the tests' install; skip if the user's own server runs from it."""
+    cache = real.cache_dir  # read before the isolation changed HOME
+    if server_status(cache) is not None:
+        pytest.skip("a server started by `comfycine server up` is already running here")
+    monkeypatch.setenv("COMFYCINE_CACHE_DIR", str(cache))
+    return cache
+
+
 def test_up_generate_down(
     isolation: Isolation, real_comfyui: RealComfyUI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """up starts a labelled CPU server that generate can use; down stops it; status says so."""
-    cache = real_comfyui.cache_dir  # read before the isolation changed HOME
-    if server_status(cache) is not None:
-        pytest.skip("a server started by `comfycine server up` is already running here")
-    monkeypatch.setenv("COMFYCINE_CACHE_DIR", str(cache))
+    cache = use_real_cache(real_comfyui, monkeypatch)
     up = invoke("server", "up", "--port", "0", "--json")
     try:
         assert up.exit_code == 0, up
@@ -45,10 +51,7 @@ def test_port_in_use_is_refused(
     isolation: Isolation, real_comfyui: RealComfyUI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """server up on a busy port is a usage error naming the port, not a hang."""
-    cache = real_comfyui.cache_dir  # read before the isolation changed HOME
-    if server_status(cache) is not None:
-        pytest.skip("a server started by `comfycine server up` is already running here")
-    monkeypatch.setenv("COMFYCINE_CACHE_DIR", str(cache))
+    use_real_cache(real_comfyui, monkeypatch)
     result = invoke("server", "up", "--port", str(real_comfyui.port), "--json")
     assert result.exit_code == 2, result
     assert result.envelope()["error"]["code"] == "port_in_use"
