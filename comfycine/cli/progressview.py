@@ -31,11 +31,8 @@ def describe(progress: JobProgress) -> str:
     if progress.phase == "downloading":
         return f"{job} downloading {progress.detail or ''}"
     if progress.phase == "queued":
-        where = (
-            f"position {progress.queue_position}"
-            if progress.queue_position
-            else "waiting for the server"
-        )
+        ahead = progress.queue_position
+        where = f"{ahead} job{'s' if ahead != 1 else ''} ahead" if ahead else "next"
         return f"{job} queued ({where}) {_clock(progress.elapsed)}"
     if progress.phase == "done":
         return f"{job} done {_clock(progress.elapsed)}"

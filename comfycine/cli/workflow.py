@@ -44,6 +44,7 @@ def list_(
                 "description": info.description,
                 "parameters": list(info.parameters),
                 "path": str(info.path),
+                "error": info.error,
             }
             for info in infos
         ]
@@ -54,6 +55,9 @@ def list_(
             out.info("No templates found. Set COMFYCINE_WORKFLOW_DIR to your workflows folder.")
         width = max((len(t["name"]) for t in d["templates"]), default=0)
         for t in d["templates"]:
+            if t["error"]:
+                out.write_stdout(f"{t['name']:{width}}  (cannot be used: {t['error']})")
+                continue
             params = ", ".join(t["parameters"])
             out.write_stdout(f"{t['name']:{width}}  {t['description']}  [{params}]")
 

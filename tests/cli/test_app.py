@@ -80,3 +80,12 @@ def test_workflow_show(isolation: Isolation) -> None:
     width = next(p for p in data["parameters"] if p["name"] == "width")
     assert width["kind"] == "int" and width["default"] == 256
     assert any(n["class_type"] == "SaveVideo" for n in data["nodes"])
+
+
+def test_workflow_list_reports_broken_templates(isolation: Isolation) -> None:
+    """A broken template in the user's folder is listed with its reason, not fatal."""
+    (isolation.workflow_dir / "half.json").write_text("{")
+    result = invoke("workflow", "list")
+    assert result.exit_code == 0, result
+    line = next(line for line in result.stdout.splitlines() if line.startswith("half"))
+    assert "cannot be used" in line and "testpattern" in result.stdout

@@ -182,3 +182,20 @@ def test_secrets_never_leak(
     for path in files_under(isolation.root):
         data = path.read_bytes()
         assert key.encode() not in data and token.encode() not in data, path
+
+
+def test_queue_position_is_reported_while_waiting(fake: FakeComfy) -> None:
+    """Behind other jobs, progress shows the queue position, then the job runs."""
+    fake.pause()
+    for color in ("1", "2"):
+        invoke("generate", TEMPLATE, "--set", f"color={color}", "--detach", "--json")
+    timer = later(0.5, fake.resume)
+    result = invoke("generate", TEMPLATE, "--set", "color=3", "--events")
+    timer.join()
+    assert result.exit_code == 0, result
+    positions = [
+        json.loads(line)["progress"].get("queue_position")
+        for line in result.stdout.splitlines()[:-1]
+    ]
+    assert 2 in positions, positions
+    assert json.loads(result.stdout.splitlines()[-2])["progress"]["phase"] == "done"
