@@ -222,6 +222,20 @@ def migrate(conn: sqlite3.Connection) -> int:
     return found
 
 
+def _skip_checkpoint_on_close(conn: sqlite3.Connection) -> None:
+    """Leave the WAL for the next opener instead of checkpointing on every close.
+
+    Closing the last connection otherwise copies the WAL into the database and fsyncs
+    it: about 1.5 ms per command, most of the ledger's cost on a quick job. The WAL
+    stays durable and SQLite's auto-checkpoint still bounds its size. Needs Python 3.12+
+    (``Connection.setconfig``); older Pythons keep the default.
+    """
+    option = getattr(sqlite3, "SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE", None)
+    setconfig = getattr(conn, "setconfig", None)
+    if option is not None and setconfig is not None:
+        setconfig(option, True)
+
+
 class Ledger:
     """The job journal; open with :meth:`open`, use as a context manager or :meth:`close`."""
 
@@ -254,6 +268,7 @@ class Ledger:
                 conn.row_factory = sqlite3.Row
                 # NORMAL in WAL mode: durable against process crashes, fsyncs only at checkpoints.
                 conn.execute("PRAGMA synchronous=NORMAL")
+                _skip_checkpoint_on_close(conn)
                 _retry_busy(lambda: conn.execute("PRAGMA journal_mode=WAL"))
                 migrate(conn)
             except BaseException:
