@@ -1,6 +1,7 @@
-"""``generate``, ``wait``, ``status`` and ``cancel`` as library calls over :class:`JobRunner`.
+"""``generate`` (and ``workflow run``) as library calls over :class:`JobRunner`.
 
-Each function takes the resolved :class:`~comfycine.settings.Settings` and plain
+A template or a workflow file becomes a :class:`PreparedJob`; :func:`run_prepared`
+uploads its media, records, submits and follows it. Each function takes the resolved :class:`~comfycine.settings.Settings` and plain
 arguments, and returns a result with ``to_dict()`` for the JSON envelope. Nothing here
 prints: progress goes to the ``observer`` the CLI passes in.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,66 +18,16 @@ from typing import Any
 from .client import ComfyClient
 from .errors import (
     ComfycineError,
-    Interrupted,
-    JobInterrupted,
     ParameterError,
-    RecordedError,
     UsageError,
     recordable,
 )
-from .jobs import JobOutcome, JobRunner, Observer, new_ids
+from .jobs import JobRunner, Observer, new_ids
 from .journal import Journal
-from .ledger import JobRecord, Ledger
+from .results import JobResult, interrupted_error, outcome_result
 from .settings import Settings
 from .stream import EventStream
 from .templates import Template, bind_values, load_template, render_graph, template_dirs
-
-
-@dataclass
-class JobResult:
-    """The ``data`` of generate / wait: one job and its local outputs."""
-
-    job: str
-    target: str
-    status: str
-    template: str | None
-    outputs: list[str] = field(default_factory=list)
-    seconds: float | None = None
-    seeds: dict[str, int] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
-    server: str | None = None
-
-    @classmethod
-    def from_record(cls, record: JobRecord) -> JobResult:
-        """Build from a ledger record."""
-        seconds = None
-        if record.finished_at and record.created_at:
-            seconds = round(record.finished_at - record.created_at, 3)
-        return cls(
-            job=record.id,
-            target=record.target,
-            status=record.status,
-            template=record.template,
-            outputs=list(record.outputs),
-            seconds=seconds,
-            seeds=dict(record.seeds),
-            params=dict(record.params),
-            server=record.server_url,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "job": self.job,
-            "target": self.target,
-            "status": self.status,
-            "template": self.template,
-            "outputs": self.outputs,
-            "seconds": self.seconds,
-            "seeds": self.seeds,
-            "params": self.params,
-            "server": self.server,
-        }
 
 
 def target_url(settings: Settings, target: str | None) -> tuple[str, str]:
@@ -162,11 +113,45 @@ async def _generate(
     template = load_template(template_name, template_dirs(settings.workflow_dir))
     overrides = resolve_media_shortcuts(template, overrides)
     binding = bind_values(template, prompt=prompt, assignments=assignments, overrides=overrides)
+    job = PreparedJob(
+        label=template.name,
+        media=binding.media,
+        build=lambda uploaded: render_graph(template, binding.values, uploaded),
+        params=_json_params(binding.values),
+        seeds=seed_values(template, binding.values),
+    )
+    return await run_prepared(
+        settings, job, target=name, url=url, detach=detach, timeout=timeout, observer=observer
+    )
+
+
+@dataclass
+class PreparedJob:
+    """A job ready to run: how to build its graph once its media are uploaded."""
+
+    label: str  # names the output files (the template, or the workflow file's stem)
+    build: Callable[[dict[str, str]], dict[str, Any]]
+    media: dict[str, Path] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    seeds: dict[str, int] = field(default_factory=dict)
+
+
+async def run_prepared(
+    settings: Settings,
+    job: PreparedJob,
+    *,
+    target: str,
+    url: str,
+    detach: bool,
+    timeout: float | None,
+    observer: Observer | None,
+) -> JobResult:
+    """Upload, record, submit and (unless detached) follow one prepared job."""
     prompt_id, client_id = new_ids()
     async with ComfyClient(url) as client:
         journal = Journal(settings.ledger_path, secrets=settings.secret_values)
         runner = JobRunner(
-            client, journal, target=name, output_dir=settings.output_dir, observer=observer
+            client, journal, target=target, output_dir=settings.output_dir, observer=observer
         )
         # The socket must be open before the POST; prepare the job while its handshake
         # is in flight (round trips over Tailscale). Detached: just check the server.
@@ -177,17 +162,17 @@ async def _generate(
         try:
             await journal.open()
             uploaded: dict[str, str] = {}
-            if binding.media:
+            if job.media:
                 stream = _as_stream(await reaching)
-                uploaded = await runner.upload_media(binding.media)
-            graph = render_graph(template, binding.values, uploaded)
+                uploaded = await runner.upload_media(job.media)
+            graph = job.build(uploaded)
             record = await runner.record(
                 graph,
                 prompt_id=prompt_id,
                 client_id=client_id,
-                template=template.name,
-                params=_json_params(binding.values),
-                seeds=seed_values(template, binding.values),
+                template=job.label,
+                params=job.params,
+                seeds=job.seeds,
             )
             try:
                 stream = _as_stream(await reaching)
@@ -200,8 +185,8 @@ async def _generate(
             try:
                 outcome = await runner.follow(record, stream, timeout=timeout, attach=False)
             except asyncio.CancelledError:
-                raise _interrupted(prompt_id) from None
-            return _result(outcome)
+                raise interrupted_error(prompt_id) from None
+            return outcome_result(outcome)
         finally:
             stream = stream or await _settle(reaching)
             if stream is not None:
@@ -220,21 +205,6 @@ async def _settle(reaching: asyncio.Future[Any]) -> EventStream | None:
     with contextlib.suppress(BaseException):
         return _as_stream(await reaching)
     return None
-
-
-def _interrupted(job_id: str) -> Interrupted:
-    return Interrupted(
-        f"Stopped following job {job_id[:8]}; it keeps running on the server.",
-        hint=f"Follow it with: comfycine wait {job_id[:8]}  (or stop it: comfycine cancel "
-        f"{job_id[:8]})",
-        details={"job": job_id},
-    )
-
-
-def _result(outcome: JobOutcome) -> JobResult:
-    result = JobResult.from_record(outcome.record)
-    result.outputs = [str(p) for p in outcome.outputs]
-    return result
 
 
 def generate(
@@ -263,156 +233,3 @@ def generate(
             observer=observer,
         )
     )
-
-
-async def _wait(
-    settings: Settings, ref: str, timeout: float | None, observer: Observer | None
-) -> JobResult:
-    async with Journal(settings.ledger_path, secrets=settings.secret_values) as journal:
-        record = await journal.find(ref)
-        if record.status == "succeeded" and record.outputs:
-            return JobResult.from_record(record)
-        if record.is_terminal and record.status != "succeeded":
-            return _raise_recorded(record)
-        async with ComfyClient(record.server_url) as client:
-            runner = JobRunner(
-                client,
-                journal,
-                target=record.target,
-                output_dir=settings.output_dir,
-                observer=observer,
-            )
-            try:
-                outcome = await runner.follow(record, timeout=timeout)
-            except asyncio.CancelledError:
-                raise _interrupted(record.id) from None
-            return _result(outcome)
-
-
-def _raise_recorded(record: JobRecord) -> JobResult:
-    raise RecordedError(record.error or {}, job=record.id, status=record.status)
-
-
-def wait(
-    settings: Settings,
-    ref: str,
-    *,
-    timeout: float | None = None,
-    observer: Observer | None = None,
-) -> JobResult:
-    """Follow a (detached) job until it ends or ``timeout`` passes; download its outputs."""
-    return asyncio.run(_wait(settings, ref, timeout, observer))
-
-
-@dataclass
-class StatusResult:
-    """``status``: one job in detail, or the recent ones."""
-
-    jobs: list[dict[str, Any]]
-    single: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"job": self.jobs[0]} if self.single else {"jobs": self.jobs}
-
-
-def _job_view(record: JobRecord, live: str | None = None) -> dict[str, Any]:
-    view = JobResult.from_record(record).to_dict()
-    view["created_at"] = record.created_at
-    view["finished_at"] = record.finished_at
-    if record.error:
-        view["error"] = record.error
-    if live:
-        view["server_state"] = live
-    return view
-
-
-async def _live_state(record: JobRecord) -> tuple[str | None, JobRecord]:
-    """Ask the server about an unfinished job (quickly); None when it cannot answer."""
-    try:
-        async with ComfyClient(record.server_url, connect_timeout=2.0, read_timeout=5.0) as c:
-            if await c.history(record.id) is not None:
-                return "finished (not collected: run comfycine wait)", record
-            position = (await c.queue()).position(record.id)
-    except ComfycineError:
-        return None, record
-    if position is None:
-        return "unknown to the server", record
-    return ("running" if position == 0 else f"queued, position {position}"), record
-
-
-def _refresh(ledger: Ledger, record: JobRecord, live: str | None) -> JobRecord:
-    """Record what the server said about a job nobody follows right now."""
-    if live == "running" and record.status == "queued":
-        return ledger.mark(record.id, "running")
-    return record
-
-
-def status(settings: Settings, ref: str | None = None, *, limit: int = 20) -> StatusResult:
-    """One job (refreshed from the server when unfinished), or the recent jobs."""
-    with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
-        if ref is None:
-            return StatusResult([_job_view(r) for r in ledger.recent(limit)], single=False)
-        record = ledger.find(ref)
-        live = None
-        if not record.is_terminal:
-            live, record = asyncio.run(_live_state(record))
-            record = _refresh(ledger, record, live)
-    return StatusResult([_job_view(record, live)], single=True)
-
-
-@dataclass
-class CancelResult:
-    """``cancel``: what was done to the job."""
-
-    job: str
-    action: str  # interrupted | removed | already_finished | not_on_server
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"job": self.job, "action": self.action}
-
-
-async def _cancel(settings: Settings, ref: str) -> CancelResult:
-    with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
-        record = ledger.find(ref)
-        if record.is_terminal:
-            return CancelResult(record.id, "already_finished")
-        async with ComfyClient(record.server_url) as client:
-            queue = await client.queue()
-            position = queue.position(record.id)
-            if position == 0:
-                await client.interrupt(record.id)
-                # The follower (generate/wait) records "interrupted" from history; if
-                # none is running, record it here once the server confirms.
-                for _ in range(50):
-                    history = await client.history(record.id)
-                    if history is not None:
-                        cancelled = JobInterrupted(
-                            f"Job {record.id[:8]} was cancelled while running.",
-                            hint=f"Render it again with: comfycine generate "
-                            f"{record.template or 'TEMPLATE'}",
-                        )
-                        ledger.mark(record.id, "interrupted", error=recordable(cancelled))
-                        break
-                    await asyncio.sleep(0.1)
-                return CancelResult(record.id, "interrupted")
-            if position is not None:
-                await client.delete_pending([record.id])
-                removed = JobInterrupted(
-                    f"Job {record.id[:8]} was removed from the queue before it started.",
-                    hint="Submit it again with: comfycine generate "
-                    f"{record.template or 'TEMPLATE'}",
-                    code="job_cancelled",
-                )
-                ledger.mark(record.id, "cancelled", error=recordable(removed))
-                return CancelResult(record.id, "removed")
-            if await client.history(record.id) is not None:
-                return CancelResult(record.id, "already_finished")
-            ledger.mark(record.id, "lost")
-            return CancelResult(record.id, "not_on_server")
-
-
-def cancel(settings: Settings, ref: str) -> CancelResult:
-    """Interrupt the job if it runs, remove it if it waits in the queue."""
-    return asyncio.run(_cancel(settings, ref))

@@ -111,7 +111,7 @@ def wait(
     debug: DebugOpt = False,
 ) -> None:
     """Follow a job until it ends, then download its outputs."""
-    from comfycine.generation import wait as run_wait
+    from comfycine.jobcontrol import wait as run_wait
 
     settings = load_settings()
     output = Output("wait", as_json=json or events)
@@ -163,7 +163,7 @@ def status(
     debug: DebugOpt = False,
 ) -> None:
     """Show one job, or the recent jobs."""
-    from comfycine.generation import status as run_status
+    from comfycine.jobcontrol import status as run_status
 
     settings = load_settings()
     output = Output("status", as_json=json)
@@ -177,7 +177,7 @@ def cancel(
     debug: DebugOpt = False,
 ) -> None:
     """Interrupt a running job, or remove it from the queue if it has not started."""
-    from comfycine.generation import cancel as run_cancel
+    from comfycine.jobcontrol import cancel as run_cancel
 
     settings = load_settings()
     output = Output("cancel", as_json=json)

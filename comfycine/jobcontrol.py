@@ -1,0 +1,172 @@
+"""``wait``, ``status`` and ``cancel``: following and steering jobs already submitted.
+
+Each reads the ledger first (a job id, a unique prefix or ``last``) and asks the job's
+own server, whatever the current settings point at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from .client import ComfyClient
+from .errors import ComfycineError, JobInterrupted, RecordedError, recordable
+from .jobs import JobRunner, Observer
+from .journal import Journal
+from .ledger import JobRecord, Ledger
+from .results import JobResult, interrupted_error, outcome_result
+from .settings import Settings
+
+
+async def _wait(
+    settings: Settings, ref: str, timeout: float | None, observer: Observer | None
+) -> JobResult:
+    async with Journal(settings.ledger_path, secrets=settings.secret_values) as journal:
+        record = await journal.find(ref)
+        if record.status == "succeeded" and record.outputs:
+            return JobResult.from_record(record)
+        if record.is_terminal and record.status != "succeeded":
+            return _raise_recorded(record)
+        async with ComfyClient(record.server_url) as client:
+            runner = JobRunner(
+                client,
+                journal,
+                target=record.target,
+                output_dir=settings.output_dir,
+                observer=observer,
+            )
+            try:
+                outcome = await runner.follow(record, timeout=timeout)
+            except asyncio.CancelledError:
+                raise interrupted_error(record.id) from None
+            return outcome_result(outcome)
+
+
+def _raise_recorded(record: JobRecord) -> JobResult:
+    raise RecordedError(record.error or {}, job=record.id, status=record.status)
+
+
+def wait(
+    settings: Settings,
+    ref: str,
+    *,
+    timeout: float | None = None,
+    observer: Observer | None = None,
+) -> JobResult:
+    """Follow a (detached) job until it ends or ``timeout`` passes; download its outputs."""
+    return asyncio.run(_wait(settings, ref, timeout, observer))
+
+
+@dataclass
+class StatusResult:
+    """``status``: one job in detail, or the recent ones."""
+
+    jobs: list[dict[str, Any]]
+    single: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"job": self.jobs[0]} if self.single else {"jobs": self.jobs}
+
+
+def _job_view(record: JobRecord, live: str | None = None) -> dict[str, Any]:
+    view = JobResult.from_record(record).to_dict()
+    view["created_at"] = record.created_at
+    view["finished_at"] = record.finished_at
+    if record.error:
+        view["error"] = record.error
+    if live:
+        view["server_state"] = live
+    return view
+
+
+async def _live_state(record: JobRecord) -> tuple[str | None, JobRecord]:
+    """Ask the server about an unfinished job (quickly); None when it cannot answer."""
+    try:
+        async with ComfyClient(record.server_url, connect_timeout=2.0, read_timeout=5.0) as c:
+            if await c.history(record.id) is not None:
+                return "finished (not collected: run comfycine wait)", record
+            position = (await c.queue()).position(record.id)
+    except ComfycineError:
+        return None, record
+    if position is None:
+        return "unknown to the server", record
+    return ("running" if position == 0 else f"queued, position {position}"), record
+
+
+def _refresh(ledger: Ledger, record: JobRecord, live: str | None) -> JobRecord:
+    """Record what the server said about a job nobody follows right now."""
+    if live == "running" and record.status == "queued":
+        return ledger.mark(record.id, "running")
+    return record
+
+
+def status(settings: Settings, ref: str | None = None, *, limit: int = 20) -> StatusResult:
+    """One job (refreshed from the server when unfinished), or the recent jobs."""
+    with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
+        if ref is None:
+            return StatusResult([_job_view(r) for r in ledger.recent(limit)], single=False)
+        record = ledger.find(ref)
+        live = None
+        if not record.is_terminal:
+            live, record = asyncio.run(_live_state(record))
+            record = _refresh(ledger, record, live)
+    return StatusResult([_job_view(record, live)], single=True)
+
+
+@dataclass
+class CancelResult:
+    """``cancel``: what was done to the job."""
+
+    job: str
+    action: str  # interrupted | removed | already_finished | not_on_server
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"job": self.job, "action": self.action}
+
+
+async def _cancel(settings: Settings, ref: str) -> CancelResult:
+    with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
+        record = ledger.find(ref)
+        if record.is_terminal:
+            return CancelResult(record.id, "already_finished")
+        async with ComfyClient(record.server_url) as client:
+            queue = await client.queue()
+            position = queue.position(record.id)
+            if position == 0:
+                await client.interrupt(record.id)
+                # The follower (generate/wait) records "interrupted" from history; if
+                # none is running, record it here once the server confirms.
+                for _ in range(50):
+                    history = await client.history(record.id)
+                    if history is not None:
+                        cancelled = JobInterrupted(
+                            f"Job {record.id[:8]} was cancelled while running.",
+                            hint=f"Render it again with: comfycine generate "
+                            f"{record.template or 'TEMPLATE'}",
+                        )
+                        ledger.mark(record.id, "interrupted", error=recordable(cancelled))
+                        break
+                    await asyncio.sleep(0.1)
+                return CancelResult(record.id, "interrupted")
+            if position is not None:
+                await client.delete_pending([record.id])
+                removed = JobInterrupted(
+                    f"Job {record.id[:8]} was removed from the queue before it started.",
+                    hint="Submit it again with: comfycine generate "
+                    f"{record.template or 'TEMPLATE'}",
+                    code="job_cancelled",
+                )
+                ledger.mark(record.id, "cancelled", error=recordable(removed))
+                return CancelResult(record.id, "removed")
+            if await client.history(record.id) is not None:
+                return CancelResult(record.id, "already_finished")
+            ledger.mark(record.id, "lost")
+            return CancelResult(record.id, "not_on_server")
+
+
+def cancel(settings: Settings, ref: str) -> CancelResult:
+    """Interrupt the job if it runs, remove it if it waits in the queue."""
+    return asyncio.run(_cancel(settings, ref))
