@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -355,6 +355,63 @@ class ComfyClient:
         path = "/object_info" if node_class is None else f"/object_info/{node_class}"
         data = await self._get_json(path)
         return data if isinstance(data, dict) else {}
+
+    async def model_folders(self) -> list[str]:
+        """``/models``: the names of the server's model folders ([] without the route)."""
+        response = await self._request("GET", "/models")
+        if response.status_code == 404:
+            return []
+        _raise_for_server_error(response)
+        data = _json(response)
+        return [str(name) for name in data] if isinstance(data, list) else []
+
+    async def models_in(self, folder: str) -> list[str] | None:
+        """``/models/{folder}``: the files of one model folder, None when it does not exist."""
+        response = await self._request("GET", f"/models/{folder}")
+        if response.status_code == 404:
+            return None
+        _raise_for_server_error(response)
+        data = _json(response)
+        return [str(name) for name in data] if isinstance(data, list) else []
+
+    async def list_userdata(self, directory: str) -> list[dict[str, Any]] | None:
+        """Files under ``user/<user>/<directory>`` (recursive), None when it does not exist.
+
+        Each item has ``path`` (relative to ``directory``) and, on servers that give
+        them, ``size`` and ``modified`` (epoch seconds).
+        """
+        params = {"dir": directory, "recurse": "true", "full_info": "true"}
+        response = await self._request("GET", "/api/userdata", params=params)
+        if response.status_code == 404:
+            return None
+        _raise_for_server_error(response)
+        data = _json(response)
+        if not isinstance(data, list):
+            raise ServerError("/api/userdata did not answer a list: is this ComfyUI?")
+        # Without full_info support an older server lists bare path strings.
+        return [
+            item if isinstance(item, dict) else {"path": str(item)}
+            for item in data
+            if isinstance(item, dict | str)
+        ]
+
+    async def get_userdata(self, path: str) -> Any:
+        """The JSON of one user file (``path`` relative to the user dir), None on 404.
+
+        The whole path is one URL segment with "/" sent as %2F: the server's route does
+        not match a literal slash.
+        """
+        response = await self._request("GET", f"/api/userdata/{quote(path, safe='')}")
+        if response.status_code == 404:
+            return None
+        _raise_for_server_error(response)
+        try:
+            return response.json()
+        except ValueError:
+            raise ServerError(
+                f"The user file {clean_text(path)} on the server is not valid JSON.",
+                details={"path": path},
+            ) from None
 
     async def submit(
         self,

@@ -1,9 +1,10 @@
 """``generate`` (and ``workflow run``) as library calls over :class:`JobRunner`.
 
 A template or a workflow file becomes a :class:`PreparedJob`; :func:`run_prepared`
-uploads its media, records, submits and follows it. Each function takes the resolved :class:`~comfycine.settings.Settings` and plain
-arguments, and returns a result with ``to_dict()`` for the JSON envelope. Nothing here
-prints: progress goes to the ``observer`` the CLI passes in.
+uploads its media, records, submits and follows it. Functions take the resolved
+:class:`~comfycine.settings.Settings` and plain arguments and return a result with
+``to_dict()`` for the JSON envelope. Nothing here prints: progress goes to the
+``observer`` the CLI passes in.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ async def _generate(
     detach: bool,
     timeout: float | None,
     observer: Observer | None,
+    validate: bool,
 ) -> JobResult:
     prompt, target = split_target_prefix(prompt, target)
     name, url = target_url(settings, target)
@@ -119,6 +121,7 @@ async def _generate(
         build=lambda uploaded: render_graph(template, binding.values, uploaded),
         params=_json_params(binding.values),
         seeds=seed_values(template, binding.values),
+        preflight=template if validate else None,
     )
     return await run_prepared(
         settings, job, target=name, url=url, detach=detach, timeout=timeout, observer=observer
@@ -134,6 +137,8 @@ class PreparedJob:
     media: dict[str, Path] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     seeds: dict[str, int] = field(default_factory=dict)
+    # Checked against the server's nodes and models before anything is sent (None: skip).
+    preflight: Template | bool | None = True
 
 
 async def run_prepared(
@@ -166,6 +171,11 @@ async def run_prepared(
                 stream = _as_stream(await reaching)
                 uploaded = await runner.upload_media(job.media)
             graph = job.build(uploaded)
+            if job.preflight is not None and job.preflight is not False:
+                from .workbench import preflight
+
+                template = job.preflight if isinstance(job.preflight, Template) else None
+                await preflight(client, settings, graph, label=job.label, template=template)
             record = await runner.record(
                 graph,
                 prompt_id=prompt_id,
@@ -218,8 +228,13 @@ def generate(
     detach: bool = False,
     timeout: float | None = None,
     observer: Observer | None = None,
+    validate: bool = True,
 ) -> JobResult:
-    """Render a template with values, run it on the target, download its outputs."""
+    """Render a template with values, run it on the target, download its outputs.
+
+    With ``validate`` the rendered graph is checked against the server's nodes and
+    models first (every problem at once, exit 4), so no GPU time is spent on it.
+    """
     return asyncio.run(
         _generate(
             settings,
@@ -231,5 +246,6 @@ def generate(
             detach=detach,
             timeout=timeout,
             observer=observer,
+            validate=validate,
         )
     )

@@ -15,7 +15,7 @@ from comfycine.cli.render import Output
 def build_app() -> typer.Typer:
     """Assemble the application."""
     from comfycine import __version__
-    from comfycine.cli import jobs, server, workflow
+    from comfycine.cli import jobs, server, workflow, workflow_script, workflow_tools
 
     app = typer.Typer(
         name="comfycine",
@@ -28,6 +28,8 @@ def build_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     jobs.register(app)
+    workflow_tools.register(workflow.app)
+    workflow_script.register(workflow.app)
     app.add_typer(workflow.app, name="workflow")
     app.add_typer(server.app, name="server")
 

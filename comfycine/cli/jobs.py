@@ -59,6 +59,10 @@ def generate(
     events: Annotated[
         bool, typer.Option("--events", help="Print progress as NDJSON events on stdout.")
     ] = False,
+    no_validate: Annotated[
+        bool,
+        typer.Option("--no-validate", help="Skip the check against the server's nodes/models."),
+    ] = False,
     target: TargetOpt = None,
     url: UrlOpt = None,
     json: JsonOpt = False,
@@ -96,6 +100,7 @@ def generate(
             detach=detach,
             timeout=timeout,
             observer=view,
+            validate=not no_validate,
         )
     output.success(result.to_dict(), _print_job)
 

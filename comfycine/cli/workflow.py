@@ -1,4 +1,7 @@
-"""``comfycine workflow list|show``: the templates and their parameters."""
+"""``comfycine workflow list|show``: the templates and their parameters.
+
+The other ``workflow`` commands live in ``workflow_tools`` and ``workflow_script``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from comfycine.cli.options import DebugOpt, JsonOpt, TargetOpt
 from comfycine.cli.render import Output
 
 app = typer.Typer(
-    help="Workflow templates: list them, show their parameters.", no_args_is_help=True
+    help="Workflows: templates, validation against the server, conversion, import, ComfyScript.",
+    no_args_is_help=True,
 )
 
 

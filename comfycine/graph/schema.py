@@ -11,11 +11,15 @@
 * ``["MODEL"]``, ``["IMAGE", {...}]``, ``["A,B"]``, ``["*"]``: a link of that type.
 
 A list-typed *output* (a node giving combo choices) is recorded as ``"COMBO"``.
+
+The value rules of an input type live here too: :func:`types_match` (may this output
+feed that input) and :func:`literal_error` (may this literal be that input's value).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +27,15 @@ from typing import Any
 PRIMITIVE_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN"})
 COMBO = "COMBO"
 ANY_TYPE = "*"
+# Core link types that never carry a widget: a literal value there is always a mistake.
+# Custom types may have frontend widgets (WEBCAM, ...), so they are left alone.
+LINK_ONLY_TYPES = frozenset(
+    {
+        "MODEL", "CLIP", "VAE", "CONDITIONING", "LATENT", "IMAGE", "MASK", "CONTROL_NET",
+        "CLIP_VISION", "CLIP_VISION_OUTPUT", "STYLE_MODEL", "GLIGEN", "UPSCALE_MODEL",
+        "SAMPLER", "SIGMAS", "NOISE", "GUIDER", "AUDIO", "VIDEO", "HOOKS", "LORA_MODEL",
+    }
+)  # fmt: skip
 # Keys of a combo's options that make the frontend add an upload button (an extra widget).
 _UPLOAD_KEYS = (("image_upload", "image"), ("video_upload", "video"), ("audio_upload", "audio"))
 
@@ -35,7 +48,7 @@ class InputSpec:
     a link type ("MODEL", "IMAGE", "*", "A,B"). ``options`` holds a combo's choices, or
     None when the server does not list them. ``widget`` is False for link types and for
     ``forceInput`` primitives; ``control_after_generate`` and ``upload`` mark widgets that
-    take an extra, unserialised slot in the UI.
+    take an extra, unserialised slot in the UI. A ``multiselect`` combo takes a list.
     """
 
     name: str
@@ -121,21 +134,28 @@ def _ordered_names(section: Mapping[str, Any], order: Any) -> list[str]:
     return names + [n for n in section if n not in names]
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def parse_node(name: str, data: Mapping[str, Any]) -> NodeSchema:
     """One class of ``/object_info`` as a :class:`NodeSchema` (hidden inputs dropped)."""
-    sections = data.get("input") if isinstance(data.get("input"), dict) else {}
-    order = data.get("input_order") if isinstance(data.get("input_order"), dict) else {}
+    sections, order = _mapping(data.get("input")), _mapping(data.get("input_order"))
     inputs: dict[str, InputSpec] = {}
     for section, required in (("required", True), ("optional", False)):
-        specs = sections.get(section) if isinstance(sections.get(section), dict) else {}
+        specs = _mapping(sections.get(section))
         for input_name in _ordered_names(specs, order.get(section)):
             inputs.setdefault(
                 input_name, parse_input(input_name, specs[input_name], required=required)
             )
-    raw_outputs = data.get("output") if isinstance(data.get("output"), list) else []
-    outputs = tuple(o if isinstance(o, str) else COMBO for o in raw_outputs)
-    raw_names = data.get("output_name") if isinstance(data.get("output_name"), list) else []
-    output_names = tuple(str(n) for n in raw_names) or outputs
+    raw_outputs, raw_names = data.get("output"), data.get("output_name")
+    outputs = tuple(
+        o if isinstance(o, str) else COMBO
+        for o in (raw_outputs if isinstance(raw_outputs, list) else ())
+    )
+    output_names = (
+        tuple(str(n) for n in (raw_names if isinstance(raw_names, list) else ())) or outputs
+    )
     return NodeSchema(
         name=name,
         display_name=str(data.get("display_name") or name),
@@ -146,6 +166,94 @@ def parse_node(name: str, data: Mapping[str, Any]) -> NodeSchema:
         output_names=output_names,
         output_node=bool(data.get("output_node")),
     )
+
+
+def types_match(received: str, expected: str) -> bool:
+    """Whether an output type may feed an input type, as the server decides.
+
+    Equal types, ``*`` on either side, or comma lists that share a type ("A,B" feeds
+    "B,C"). A combo input takes only a "COMBO" output (a node giving choices).
+    """
+    if received == expected or ANY_TYPE in (received, expected):
+        return True
+    if COMBO in (received, expected):
+        return False
+    wanted = {t.strip() for t in expected.split(",")}
+    return any(t.strip() in wanted for t in received.split(","))
+
+
+def as_int(value: Any) -> int | None:
+    """The whole number the server's ``int(value)`` gives, refusing bools and fractions.
+
+    The server would turn True into 1 and truncate 2.5 to 2; both hide a mistake.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+def as_float(value: Any) -> float | None:
+    """The finite number the server's ``float(value)`` gives, refusing bools."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def range_text(spec: InputSpec) -> str:
+    """ " between MIN and MAX" (or the one bound known), for messages."""
+    if spec.minimum is not None and spec.maximum is not None:
+        return f" between {spec.minimum} and {spec.maximum}"
+    if spec.minimum is not None:
+        return f" of at least {spec.minimum}"
+    if spec.maximum is not None:
+        return f" of at most {spec.maximum}"
+    return ""
+
+
+def literal_error(spec: InputSpec, value: Any) -> tuple[str, str] | None:
+    """(what is wrong, what to do) when a literal cannot feed the input, else None.
+
+    Types as the server converts them (INT, FLOAT), min/max as it checks them, plus what
+    it lets through silently: text for a BOOLEAN (always true), no text for a STRING,
+    and a value where a core link type is needed. Combo choices are checked elsewhere.
+    """
+    kind, shown = spec.type, " ".join(repr(value).split())[:60]
+    if kind in LINK_ONLY_TYPES:
+        return (
+            f"{shown} is a value, but the input takes a link from a {kind} output.",
+            f"connect {spec.name} to a node that outputs {kind}.",
+        )
+    number: float | None = None
+    if kind == "INT":
+        number = as_int(value)
+        if number is None:
+            return f"{shown} is not a whole number.", f"set an integer{range_text(spec)}."
+    elif kind == "FLOAT":
+        number = as_float(value)
+        if number is None:
+            return f"{shown} is not a finite number.", f"set a number{range_text(spec)}."
+    elif kind == "BOOLEAN" and not (isinstance(value, bool) or value in (0, 1)):
+        return f"{shown} is not true or false (ComfyUI reads text as true).", "set true or false."
+    elif kind == "STRING" and (value is None or isinstance(value, bool | list | dict)):
+        return f"{shown} is not text.", "set a string."
+    if number is not None and spec.minimum is not None and number < spec.minimum:
+        return f"{shown} is below the minimum {spec.minimum}.", f"set a value{range_text(spec)}."
+    if number is not None and spec.maximum is not None and number > spec.maximum:
+        return f"{shown} is above the maximum {spec.maximum}.", f"set a value{range_text(spec)}."
+    return None
 
 
 class Catalog:

@@ -1,0 +1,85 @@
+"""``workflow to-script|run``: ComfyScript in, a job out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from comfycine.cli.jobs import _print_job
+from comfycine.cli.options import DebugOpt, JsonOpt, TargetOpt, UrlOpt, load_settings
+from comfycine.cli.progressview import ProgressView
+from comfycine.cli.render import Output
+
+
+def to_script(
+    workflow: Annotated[str, typer.Argument(help="An API-format .json file or a template name.")],
+    out: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output.")] = False,
+    target: TargetOpt = None,
+    url: UrlOpt = None,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Turn an API-format workflow into a ComfyScript Python script (needs the server)."""
+    from comfycine.files import write_new_file
+    from comfycine.generation import target_url
+    from comfycine.workbench import to_script as run_to_script
+
+    settings = load_settings(url)
+    output = Output("workflow to-script", as_json=json)
+    code = run_to_script(workflow, settings, url=target_url(settings, target)[1])
+    written = write_new_file(out.expanduser(), code, force=force) if out else None
+    output.success(
+        {"script": code, "output": str(written) if written else None},
+        lambda o, d: o.write_stdout(d["output"] or d["script"].rstrip("\n")),
+    )
+
+
+def run(
+    workflow: Annotated[str, typer.Argument(help="A ComfyScript .py script or an API .json.")],
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Submit and return.")] = False,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop waiting after S seconds (exit 6).")
+    ] = None,
+    no_validate: Annotated[
+        bool, typer.Option("--no-validate", help="Skip the check of nodes and models.")
+    ] = False,
+    events: Annotated[bool, typer.Option("--events", help="NDJSON progress on stdout.")] = False,
+    target: TargetOpt = None,
+    url: UrlOpt = None,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a ComfyScript script or an API workflow file like generate does."""
+    import asyncio
+
+    from comfycine.generation import target_url
+    from comfycine.workbench import run_workflow
+
+    settings = load_settings(url)
+    output = Output("workflow run", as_json=json or events)
+    name, base = target_url(settings, target)
+    with ProgressView(output, events=events) as view:
+        result = asyncio.run(
+            run_workflow(
+                settings,
+                workflow,
+                target=name,
+                url=base,
+                detach=detach,
+                timeout=timeout,
+                observer=view,
+                check_first=not no_validate,
+            )
+        )
+    output.success(result.to_dict(), _print_job)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the workflow group."""
+    app.command("to-script")(to_script)
+    app.command("run")(run)

@@ -1,0 +1,225 @@
+"""``workflow validate|convert|import|nodes|models``: checking and bringing in workflows."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from comfycine.cli.options import DebugOpt, JsonOpt, TargetOpt, UrlOpt, load_settings
+from comfycine.cli.render import Output
+
+OfflineOpt = Annotated[
+    bool,
+    typer.Option("--offline", help="Use the last snapshot of the server's nodes and models."),
+]
+
+
+def _url(settings: Any, target: str | None) -> str:
+    from comfycine.generation import target_url
+
+    return target_url(settings, target)[1]
+
+
+def _print_problems(out: Output, data: dict[str, Any]) -> None:
+    for problem in data["problems"]:
+        where = " ".join(
+            str(part)
+            for part in (
+                f"node {problem['node']}" if problem.get("node") else "",
+                problem.get("class_type") or "",
+                f".{problem['input']}" if problem.get("input") else "",
+            )
+            if part
+        )
+        out.write_stdout(f"{problem['code']:20} {where}: {problem['message']}")
+        if problem.get("fix"):
+            out.write_stdout(f"{'':20} fix: {problem['fix']}")
+
+
+def validate(
+    workflow: Annotated[str, typer.Argument(help="Template name, .json (API or UI) or .py.")],
+    offline: OfflineOpt = False,
+    target: TargetOpt = None,
+    url: UrlOpt = None,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Check a workflow against the server's nodes and models: every problem at once."""
+    import asyncio
+
+    from comfycine.workbench import validate as run_validate
+
+    settings = load_settings(url)
+    output = Output("workflow validate", as_json=json)
+    report = asyncio.run(
+        run_validate(settings, workflow, url=_url(settings, target), offline=offline)
+    )
+    data = report.to_dict()
+    if report.problems:
+        if not json:
+            _print_problems(output, data)
+        report.raise_if_invalid()
+
+    def human(out: Output, d: dict[str, Any]) -> None:
+        for warning in d["warnings"]:
+            out.info(f"warning: {warning}")
+        out.info(f"✓ {d['workflow']} is valid on this server ({d['catalog']} node list).")
+
+    output.success(data, human)
+
+
+def convert(
+    source: Annotated[Path, typer.Argument(help="A workflow saved in ComfyUI's UI format.")],
+    out: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output.")] = False,
+    offline: OfflineOpt = False,
+    target: TargetOpt = None,
+    url: UrlOpt = None,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Convert a UI-format workflow to the API format, using the server's node schemas."""
+    import asyncio
+
+    from comfycine.files import write_new_file
+    from comfycine.workbench import convert as run_convert
+
+    settings = load_settings(url)
+    output = Output("workflow convert", as_json=json)
+    graph, warnings = asyncio.run(
+        run_convert(settings, source.expanduser(), url=_url(settings, target), offline=offline)
+    )
+    text = jsonlib.dumps(graph, indent=2, ensure_ascii=False) + "\n"
+    written = write_new_file(out.expanduser(), text, force=force) if out else None
+    data = {"graph": graph, "warnings": warnings, "output": str(written) if written else None}
+
+    def human(o: Output, d: dict[str, Any]) -> None:
+        for warning in d["warnings"]:
+            o.info(f"warning: {warning}")
+        if d["output"]:
+            o.write_stdout(d["output"])
+        else:
+            o.write_stdout(text.rstrip("\n"))
+
+    output.success(data, human)
+
+
+def import_(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Saved workflows to import (default: list them).")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Import every saved workflow.")] = False,
+    dest: Annotated[
+        Path | None,
+        typer.Option(help="Folder to write into (default: COMFYCINE_WORKFLOW_DIR or ./workflows)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing templates.")] = False,
+    target: TargetOpt = None,
+    url: UrlOpt = None,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List the workflows saved in ComfyUI, or import them as templates."""
+    import asyncio
+
+    from comfycine.workbench import import_saved
+
+    settings = load_settings(url)
+    output = Output("workflow import", as_json=json)
+    folder = (dest or settings.workflow_dir or Path("workflows")).expanduser()
+    data = asyncio.run(
+        import_saved(
+            settings,
+            names or [],
+            url=_url(settings, target),
+            dest=folder,
+            everything=all_,
+            force=force,
+        )
+    )
+
+    def human(o: Output, d: dict[str, Any]) -> None:
+        if d["imported"]:
+            for item in d["imported"]:
+                o.write_stdout(item["path"])
+            for item in d["skipped"]:
+                o.info(f"skipped {item['name']}: {item['reason']}")
+            return
+        if not d["saved"]:
+            o.info("No workflows are saved on this server.")
+        for item in d["saved"]:
+            o.write_stdout(item["path"])
+        if d["saved"]:
+            o.info("Import with: comfycine workflow import NAME … (or --all)")
+
+    output.success(data, human)
+
+
+def nodes(
+    search: Annotated[str | None, typer.Argument(help="Words to look for.")] = None,
+    offline: OfflineOpt = False,
+    target: TargetOpt = None,
+    url: UrlOpt = None,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List the node classes the server has (name, category, inputs, outputs)."""
+    import asyncio
+
+    from comfycine.workbench import find_nodes
+
+    settings = load_settings(url)
+    output = Output("workflow nodes", as_json=json)
+    found = asyncio.run(find_nodes(settings, search, url=_url(settings, target), offline=offline))
+    data = {"nodes": [n.to_dict() for n in found]}
+
+    def human(o: Output, d: dict[str, Any]) -> None:
+        for node in d["nodes"]:
+            inputs = ", ".join(f"{k}:{v}" for k, v in node["inputs"].items())
+            pack = "" if node["pack"] == "core" else f" [{node['pack']}]"
+            o.write_stdout(f"{node['name']}{pack}({inputs}) -> {', '.join(node['outputs'])}")
+        o.info(f"{len(d['nodes'])} node class(es).")
+
+    output.success(data, human)
+
+
+def models(
+    folder: Annotated[str | None, typer.Argument(help="One folder, e.g. checkpoints.")] = None,
+    target: TargetOpt = None,
+    url: UrlOpt = None,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List the model files the server has, by folder."""
+    import asyncio
+
+    from comfycine.workbench import find_models
+
+    settings = load_settings(url)
+    output = Output("workflow models", as_json=json)
+    found = asyncio.run(find_models(settings, folder, url=_url(settings, target)))
+
+    def human(o: Output, d: dict[str, Any]) -> None:
+        for name, files in d["models"].items():
+            if folder is None and not files:
+                continue
+            for file in files:
+                o.write_stdout(f"{name}/{file}")
+        if not any(d["models"].values()):
+            o.info("No model files found.")
+
+    output.success({"models": found}, human)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the workflow group."""
+    app.command("validate")(validate)
+    app.command("convert")(convert)
+    app.command("import")(import_)
+    app.command("nodes")(nodes)
+    app.command("models")(models)

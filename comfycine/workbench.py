@@ -1,0 +1,321 @@
+"""The ``workflow`` commands as library calls: validate, convert, import, script, run, inventory.
+
+A workflow reference is a template name, an API or UI ``.json`` file, or a ComfyScript
+``.py`` script. Everything is checked against the target's live ``/object_info`` and
+``/models`` (or the last snapshot of them when the server cannot be reached).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .client import ComfyClient
+from .errors import TemplateInvalid, UsageError, ValidationFailed
+from .graph.catalog_source import CatalogResult, load_catalog, load_snapshot
+from .graph.convert import is_ui_workflow, ui_to_api
+from .graph.schema import Catalog
+from .graph.validate import Problem, validate_graph
+from .inventory import NodeSummary, list_models, search_nodes
+from .jobs import Observer
+from .results import JobResult
+from .settings import Settings
+from .templates import Template, load_template, template_dirs
+
+
+@dataclass
+class LoadedWorkflow:
+    """A workflow to check or run, whatever it came from."""
+
+    label: str
+    graph: dict[str, Any]
+    source: str  # template | api | ui | script
+    path: Path | None = None
+    template: Template | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def declared_models(self) -> list[dict[str, Any]]:
+        """Model files the template's sidecar declares."""
+        return list(self.template.meta.get("models", [])) if self.template else []
+
+    @property
+    def custom_nodes(self) -> list[dict[str, Any]]:
+        """Custom-node packs the template's sidecar declares."""
+        return list(self.template.meta.get("custom_nodes", [])) if self.template else []
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TemplateInvalid(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    except ValueError as exc:
+        raise TemplateInvalid(f"{path} is not valid JSON: {exc}.") from None
+
+
+def _is_api_graph(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and bool(data)
+        and all(isinstance(n, dict) and isinstance(n.get("class_type"), str) for n in data.values())
+    )
+
+
+def load_workflow(
+    ref: str,
+    settings: Settings,
+    catalog: CatalogResult | None,
+    *,
+    server_url: str,
+    allow_ui: bool,
+) -> LoadedWorkflow:
+    """Resolve ``ref`` (template name, .json file, or .py script) to an API graph."""
+    path = Path(ref).expanduser()
+    if path.suffix == ".py":
+        from .comfyscript import build_graph_from_script
+
+        if not path.is_file():
+            raise UsageError(f"No script {path}.", code="script_not_found")
+        built = build_graph_from_script(path, server_url)
+        if len(built.graphs) > 1:
+            raise UsageError(
+                f"{path.name} builds {len(built.graphs)} workflows; comfycine runs one per script.",
+                hint="Keep one `with Workflow():` block in the script.",
+                code="script_many_workflows",
+            )
+        return LoadedWorkflow(path.stem, built.graphs[0], "script", path)
+    if path.suffix == ".json" and path.is_file():
+        data = _read_json(path)
+        if is_ui_workflow(data):
+            if not allow_ui:
+                raise TemplateInvalid(
+                    f"{path.name} is in ComfyUI's UI (save) format, not the API format.",
+                    hint=f"Convert it first: comfycine workflow convert {path}",
+                )
+            if catalog is None:
+                raise TemplateInvalid(f"Converting {path.name} needs the server's node list.")
+            converted = ui_to_api(data, catalog.catalog)
+            return LoadedWorkflow(path.stem, converted.graph, "ui", path, None, converted.warnings)
+        if not _is_api_graph(data):
+            raise TemplateInvalid(
+                f"{path.name} is not a ComfyUI workflow (neither API nor UI format).",
+                hint="Export it from ComfyUI with Workflow > Export (API).",
+            )
+        return LoadedWorkflow(path.stem, data, "api", path)
+    template = load_template(ref, template_dirs(settings.workflow_dir))
+    return LoadedWorkflow(template.name, template.graph, "template", template.path, template)
+
+
+@dataclass
+class ValidationReport:
+    """``workflow validate``: every problem found, in one pass."""
+
+    workflow: str
+    source: str
+    catalog_source: str
+    problems: list[Problem]
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (DESIGN.md "Validation result")."""
+        return {
+            "workflow": self.workflow,
+            "source": self.source,
+            "catalog": self.catalog_source,
+            "valid": not self.problems,
+            "problems": [p.to_dict() for p in self.problems],
+            "warnings": self.warnings,
+        }
+
+    def raise_if_invalid(self) -> None:
+        """Exit 4 with every problem when there are any."""
+        if not self.problems:
+            return
+        first = self.problems[0]
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        raise ValidationFailed(
+            f"{self.workflow}: {first.message}{more}",
+            hint=first.fix
+            or f"See every problem with: comfycine workflow validate {self.workflow}",
+            code=first.code if len({p.code for p in self.problems}) == 1 else "validation_failed",
+            details={"problems": [p.to_dict() for p in self.problems]},
+        )
+
+
+def check(loaded: LoadedWorkflow, catalog: CatalogResult) -> ValidationReport:
+    """Validate a loaded workflow against a catalog."""
+    problems = validate_graph(
+        loaded.graph,
+        catalog.catalog,
+        models=catalog.models,
+        declared_models=loaded.declared_models,
+        custom_nodes=loaded.custom_nodes,
+    )
+    return ValidationReport(loaded.label, loaded.source, catalog.source, problems, loaded.warnings)
+
+
+async def validate(
+    settings: Settings, ref: str, *, url: str, offline: bool = False
+) -> ValidationReport:
+    """``workflow validate FILE|NAME``."""
+    async with ComfyClient(url) as client:
+        catalog = await load_catalog(client, settings.cache_dir, offline=offline)
+    loaded = load_workflow(ref, settings, catalog, server_url=url, allow_ui=True)
+    return check(loaded, catalog)
+
+
+async def convert(
+    settings: Settings, source: Path, *, url: str, offline: bool = False
+) -> tuple[dict[str, Any], list[str]]:
+    """``workflow convert UI.json``: the API graph and the conversion warnings."""
+    data = _read_json(source)
+    if not is_ui_workflow(data):
+        if _is_api_graph(data):
+            raise UsageError(
+                f"{source.name} is already in API format.",
+                hint=f"Validate it with: comfycine workflow validate {source}",
+                code="already_api",
+            )
+        raise TemplateInvalid(f"{source.name} is not a ComfyUI workflow.")
+    async with ComfyClient(url) as client:
+        catalog = await load_catalog(client, settings.cache_dir, offline=offline)
+    result = ui_to_api(data, catalog.catalog)
+    return result.graph, result.warnings
+
+
+async def find_nodes(
+    settings: Settings, search: str | None, *, url: str, offline: bool = False
+) -> list[NodeSummary]:
+    """``workflow nodes [SEARCH]``."""
+    async with ComfyClient(url) as client:
+        catalog = await load_catalog(client, settings.cache_dir, offline=offline)
+    return search_nodes(catalog.catalog, search)
+
+
+async def find_models(settings: Settings, folder: str | None, *, url: str) -> dict[str, list[str]]:
+    """``workflow models [FOLDER]``."""
+    async with ComfyClient(url) as client:
+        return await list_models(client, folder)
+
+
+async def import_saved(
+    settings: Settings,
+    names: list[str],
+    *,
+    url: str,
+    dest: Path,
+    everything: bool = False,
+    force: bool = False,
+) -> dict[str, Any]:
+    """``workflow import``: list the server's saved workflows, or import some as templates."""
+    from .importing import fetch_saved_workflow, import_workflow, list_saved_workflows
+
+    async with ComfyClient(url) as client:
+        saved = await list_saved_workflows(client)
+        listing = [s.to_dict() for s in saved]
+        wanted = [s for s in saved if everything or _matches(s.path, names)]
+        missing = [n for n in names if not any(_matches(s.path, [n]) for s in saved)]
+        if missing:
+            raise UsageError(
+                f"No saved workflow named {', '.join(missing)} on the server.",
+                hint="List them with: comfycine workflow import",
+                code="unknown_saved_workflow",
+                details={"saved": [s.path for s in saved]},
+            )
+        if not wanted:
+            return {"saved": listing, "imported": [], "skipped": []}
+        catalog = await load_catalog(client, settings.cache_dir)
+        imported, skipped = [], []
+        for item in wanted:
+            data = await fetch_saved_workflow(client, item.path)
+            try:
+                result = import_workflow(
+                    data,
+                    catalog.catalog,
+                    name=Path(item.path).stem,
+                    dest_dir=dest,
+                    overwrite=force,
+                    source=item.path,
+                )
+            except (UsageError, TemplateInvalid) as exc:
+                if not everything:
+                    raise
+                skipped.append({"name": item.path, "reason": exc.message, "code": exc.code})
+                continue
+            imported.append(result.to_dict())
+    return {"saved": listing, "imported": imported, "skipped": skipped}
+
+
+def _matches(path: str, names: list[str]) -> bool:
+    stem = Path(path).stem
+    return any(name in (path, stem, f"{stem}.json") for name in names)
+
+
+def to_script(ref: str, settings: Settings, *, url: str) -> str:
+    """``workflow to-script FILE|NAME``: ComfyScript source for an API graph."""
+    from .comfyscript import transpile
+
+    loaded = load_workflow(ref, settings, None, server_url=url, allow_ui=False)
+    if loaded.source == "script":
+        raise UsageError(f"{ref} is already a script.", code="already_script")
+    return transpile(loaded.graph, url)
+
+
+async def run_workflow(
+    settings: Settings,
+    ref: str,
+    *,
+    target: str,
+    url: str,
+    detach: bool = False,
+    timeout: float | None = None,
+    observer: Observer | None = None,
+    check_first: bool = True,
+) -> JobResult:
+    """``workflow run SCRIPT.py|FILE.json``: nodes exist, models exist, submit, follow."""
+    from .generation import PreparedJob, run_prepared
+
+    loaded = load_workflow(ref, settings, None, server_url=url, allow_ui=False)
+    if check_first:
+        async with ComfyClient(url) as client:
+            catalog = await load_catalog(client, settings.cache_dir)
+        check(loaded, catalog).raise_if_invalid()
+    # Checked above against the live node list; no second preflight.
+    job = PreparedJob(label=loaded.label, build=lambda _uploaded: loaded.graph, preflight=None)
+    return await run_prepared(
+        settings, job, target=target, url=url, detach=detach, timeout=timeout, observer=observer
+    )
+
+
+async def preflight(
+    client: ComfyClient,
+    settings: Settings,
+    graph: dict[str, Any],
+    *,
+    label: str,
+    template: Template | None = None,
+) -> None:
+    """Refuse a graph the server would reject or could not run, before it costs GPU time.
+
+    The last snapshot of the server's nodes and models answers first (no round trip);
+    only when it finds a problem is the live list fetched, so a stale snapshot (a node
+    installed since) never blocks a job.
+    """
+    loaded = LoadedWorkflow(label, graph, "template" if template else "api", None, template)
+    snapshot = load_snapshot_catalog(settings.cache_dir, client.base_url)
+    if snapshot is not None and not check(loaded, snapshot).problems:
+        return
+    catalog = await load_catalog(client, settings.cache_dir)
+    check(loaded, catalog).raise_if_invalid()
+
+
+def load_snapshot_catalog(cache_dir: Path, url: str) -> CatalogResult | None:
+    """The last saved node list of ``url``, if any."""
+    snapshot = load_snapshot(cache_dir, url)
+    if snapshot is None:
+        return None
+    object_info, models, fetched_at = snapshot
+    return CatalogResult(Catalog.from_object_info(object_info), models, "snapshot", fetched_at)
