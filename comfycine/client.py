@@ -278,7 +278,9 @@ def validation_error(body: dict[str, Any]) -> ValidationFailed:
         text = f"{message}: {reasons}"
     else:
         text = f"{message} ({details})" if details else message
-    code = "missing_custom_node" if "does not exist" in message else "validation_failed"
+    # The server cannot tell a typo from a missing custom-node pack: unknown_node, as the
+    # validator says when no template declares the pack.
+    code = "unknown_node" if "does not exist" in message else "validation_failed"
     if any(p["code"] == "value_not_in_list" for p in problems):
         code = "missing_model" if all(p["code"] == "value_not_in_list" for p in problems) else code
     return ValidationFailed(

@@ -175,7 +175,14 @@ async def run_prepared(
                 from .workbench import preflight
 
                 template = job.preflight if isinstance(job.preflight, Template) else None
-                await preflight(client, settings, graph, label=job.label, template=template)
+                await preflight(
+                    client,
+                    settings,
+                    graph,
+                    label=job.label,
+                    template=template,
+                    uploaded=set(uploaded.values()),
+                )
             record = await runner.record(
                 graph,
                 prompt_id=prompt_id,

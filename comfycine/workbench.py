@@ -8,6 +8,7 @@ A workflow reference is a template name, an API or UI ``.json`` file, or a Comfy
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,19 +298,38 @@ async def preflight(
     *,
     label: str,
     template: Template | None = None,
+    uploaded: Collection[str] = (),
 ) -> None:
     """Refuse a graph the server would reject or could not run, before it costs GPU time.
 
     The last snapshot of the server's nodes and models answers first (no round trip);
     only when it finds a problem is the live list fetched, so a stale snapshot (a node
-    installed since) never blocks a job.
+    installed since) never blocks a job. Files just uploaded are known to be there,
+    even if the snapshot's input list predates them.
     """
     loaded = LoadedWorkflow(label, graph, "template" if template else "api", None, template)
     snapshot = load_snapshot_catalog(settings.cache_dir, client.base_url)
-    if snapshot is not None and not check(loaded, snapshot).problems:
+    if snapshot is not None and not _besides_uploads(check(loaded, snapshot), graph, uploaded):
         return
     catalog = await load_catalog(client, settings.cache_dir)
-    check(loaded, catalog).raise_if_invalid()
+    report = check(loaded, catalog)
+    report.problems = _besides_uploads(report, graph, uploaded)
+    report.raise_if_invalid()
+
+
+def _besides_uploads(
+    report: ValidationReport, graph: dict[str, Any], uploaded: Collection[str]
+) -> list[Problem]:
+    """The problems, less "not in the list" for the files this job just uploaded."""
+    return [
+        p
+        for p in report.problems
+        if not (
+            p.code == "bad_value"
+            and p.node in graph
+            and graph[str(p.node)].get("inputs", {}).get(p.input) in uploaded
+        )
+    ]
 
 
 def load_snapshot_catalog(cache_dir: Path, url: str) -> CatalogResult | None:

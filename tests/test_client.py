@@ -45,11 +45,11 @@ async def test_submit_sends_our_ids() -> None:
 
 
 async def test_unknown_node_is_a_validation_failure() -> None:
-    """The recorded 400 for an unknown class becomes missing_custom_node with its reason."""
+    """The recorded 400 for an unknown class becomes unknown_node with the server's reason."""
     async with make_client(lambda r: recorded("10a_unknown_class_type")) as client:
         with pytest.raises(ValidationFailed) as info:
             await client.submit({}, prompt_id="p", client_id="c")
-    assert info.value.code == "missing_custom_node"
+    assert info.value.code == "unknown_node"
     assert "NoSuchNode does not exist" in info.value.message
 
 

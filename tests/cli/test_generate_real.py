@@ -240,10 +240,10 @@ def test_unknown_node_is_exit_4_with_server_reason(real: RealComfyUI, isolation:
         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
     }
     write_template(isolation.workflow_dir, "custom", graph)
-    result = invoke("generate", "custom", "--json")
+    result = invoke("generate", "custom", "--no-validate", "--json")
     assert result.exit_code == 4, result
     error = result.envelope()["error"]
-    assert error["code"] == "missing_custom_node"
+    assert error["code"] == "unknown_node"
     assert "WanVideoSampler does not exist" in error["message"]
     assert files_under(isolation.output_dir) == []
 
@@ -251,7 +251,7 @@ def test_unknown_node_is_exit_4_with_server_reason(real: RealComfyUI, isolation:
 def test_unknown_model_is_exit_4_naming_the_file(real: RealComfyUI, isolation: Isolation) -> None:
     """A checkpoint the server does not have is rejected with exit 4, naming node and file."""
     write_template(isolation.workflow_dir, "tinysd", tiny_sd_graph("wan2.2_t2v_14B.safetensors"))
-    result = invoke("generate", "tinysd", "-p", "x", "--steps", "1", "--json")
+    result = invoke("generate", "tinysd", "-p", "x", "--steps", "1", "--no-validate", "--json")
     assert result.exit_code == 4, result
     error = result.envelope()["error"]
     assert error["code"] == "missing_model"
@@ -259,3 +259,32 @@ def test_unknown_model_is_exit_4_naming_the_file(real: RealComfyUI, isolation: I
     assert error["details"]["problems"][0]["input"] == "ckpt_name"
     status = invoke("status", "last", "--json").envelope()["data"]["job"]
     assert status["status"] == "failed"
+
+
+def test_preflight_reports_every_problem_before_submitting(
+    real: RealComfyUI, isolation: Isolation
+) -> None:
+    """generate checks nodes and models first: all problems at once, nothing queued."""
+    graph = tiny_sd_graph("wan2.2_t2v_14B.safetensors")
+    graph["8"]["class_type"] = "VAEDecod"  # a typo'd class
+    write_template(isolation.workflow_dir, "broken", graph)
+    before = httpx.get(f"{real.url}/history").json()
+    result = invoke("generate", "broken", "-p", "x", "--steps", "1", "--json")
+    assert result.exit_code == 4, result
+    problems = result.envelope()["error"]["details"]["problems"]
+    codes = {p["code"] for p in problems}
+    assert {"unknown_node", "missing_model"} <= codes, problems
+    typo = next(p for p in problems if p["code"] == "unknown_node")
+    assert "VAEDecode" in typo["message"] + (typo["fix"] or "")
+    assert httpx.get(f"{real.url}/history").json().keys() == before.keys()
+    assert httpx.get(f"{real.url}/queue").json()["queue_pending"] == []
+
+
+def test_preflight_passes_uploaded_media(real: RealComfyUI, isolation: Isolation) -> None:
+    """A freshly uploaded image is not mistaken for a missing file by the preflight."""
+    first = invoke("generate", "testimage", "--set", "color=4242", "--json")
+    plate = Path(first.envelope()["data"]["outputs"][0])
+    renamed = plate.with_name(f"fresh-{plate.name}")
+    renamed.write_bytes(plate.read_bytes())
+    result = invoke("generate", "testblur", "--image", str(renamed), "--json")
+    assert result.exit_code == 0, result
