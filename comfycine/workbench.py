@@ -15,9 +15,8 @@ from typing import Any
 
 from .client import ComfyClient
 from .errors import TemplateInvalid, UsageError, ValidationFailed
-from .graph.catalog_source import CatalogResult, load_catalog, load_snapshot
+from .graph.catalog_source import CatalogResult, load_catalog, load_quick_catalog
 from .graph.convert import is_ui_workflow, ui_to_api
-from .graph.schema import Catalog
 from .graph.validate import Problem, validate_graph
 from .inventory import NodeSummary, list_models, search_nodes
 from .jobs import Observer
@@ -308,7 +307,7 @@ async def preflight(
     even if the snapshot's input list predates them.
     """
     loaded = LoadedWorkflow(label, graph, "template" if template else "api", None, template)
-    snapshot = load_snapshot_catalog(settings.cache_dir, client.base_url)
+    snapshot = load_quick_catalog(settings.cache_dir, client.base_url)
     if snapshot is not None and not _besides_uploads(check(loaded, snapshot), graph, uploaded):
         return
     catalog = await load_catalog(client, settings.cache_dir)
@@ -332,10 +331,3 @@ def _besides_uploads(
     ]
 
 
-def load_snapshot_catalog(cache_dir: Path, url: str) -> CatalogResult | None:
-    """The last saved node list of ``url``, if any."""
-    snapshot = load_snapshot(cache_dir, url)
-    if snapshot is None:
-        return None
-    object_info, models, fetched_at = snapshot
-    return CatalogResult(Catalog.from_object_info(object_info), models, "snapshot", fetched_at)

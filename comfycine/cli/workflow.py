@@ -68,6 +68,25 @@ def list_(
     output.success(data, human)
 
 
+def _describe(parameter: dict[str, Any]) -> str:
+    """``required``, the default, bounds and choices of one parameter, on one line."""
+    parts = []
+    if parameter.get("required"):
+        parts.append("required")
+    elif parameter.get("seed") and parameter.get("default") is None:
+        parts.append("random if unset")
+    elif parameter.get("default") is not None:
+        parts.append(f"default {parameter['default']}")
+    bounds = parameter.get("bounds") or {}
+    if bounds.get("min") is not None or bounds.get("max") is not None:
+        parts.append(f"{bounds.get('min', '')}..{bounds.get('max', '')}")
+    if bounds.get("step") and bounds.get("step") != "any":
+        parts.append(str(bounds["step"]))
+    if parameter.get("choices"):
+        parts.append("one of: " + ", ".join(map(str, parameter["choices"])))
+    return "; ".join(parts)
+
+
 @app.command("show")
 def show(
     name: Annotated[str, typer.Argument(help="Template name or path to a .json file.")],
@@ -100,12 +119,15 @@ def show(
 
     def human(out: Output, d: dict[str, Any]) -> None:
         out.write_stdout(f"{d['name']}: {d['description']}")
+        out.write_stdout("parameters:")
         for p in d["parameters"]:
-            extras = [f"{k}={p[k]}" for k in ("default", "min", "max", "choices") if p.get(k)]
-            req = " (required)" if p.get("required") else ""
-            out.write_stdout(f"  --set {p['name']}=<{p['kind']}>{req}  {' '.join(extras)}")
-        out.write_stdout(
-            "  nodes: " + ", ".join(f"{n['id']}:{n['class_type']}" for n in d["nodes"])
-        )
+            out.write_stdout(f"  --set {p['name']}=<{p['kind']}>  {_describe(p)}")
+        if d["models"]:
+            out.write_stdout("models:")
+            for model in d["models"]:
+                out.write_stdout(f"  models/{model.get('folder', '?')}/{model.get('name')}")
+        for pack in d["custom_nodes"]:
+            out.write_stdout(f"custom nodes: {pack.get('id')} ({pack.get('install', '')})")
+        out.write_stdout("nodes: " + ", ".join(f"{n['id']}:{n['class_type']}" for n in d["nodes"]))
 
     output.success(data, human)

@@ -9,10 +9,12 @@ when the server is off (or with ``--offline``, without asking it at all).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,7 +105,69 @@ def save_snapshot(
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
+    _save_split(path, body)
     return path
+
+
+def _split_dir(path: Path) -> Path:
+    return path.with_suffix(".classes")
+
+
+def _class_file(name: str) -> str:
+    # Class names are free text in custom packs: hash them into safe file names.
+    return hashlib.sha1(name.encode("utf-8")).hexdigest()[:20] + ".json"
+
+
+def _save_split(path: Path, body: dict[str, Any]) -> None:
+    """One small file per class beside the snapshot, for :func:`load_quick_catalog`.
+
+    A job's preflight needs a dozen classes; reading the whole snapshot (hundreds of KB
+    of JSON) costs more than the rest of a quick job. Written to a fresh folder that
+    replaces the old one, so a reader sees either the old split or the new.
+    """
+    split = _split_dir(path)
+    fresh = Path(tempfile.mkdtemp(dir=path.parent, prefix=split.name + "."))
+    try:
+        names = sorted(body["object_info"])
+        for name in names:
+            (fresh / _class_file(name)).write_text(
+                json.dumps(body["object_info"][name], separators=(",", ":")), encoding="utf-8"
+            )
+        index = {k: body[k] for k in ("format", "comfyui_url", "fetched_at", "models")}
+        (fresh / "index.json").write_text(json.dumps({**index, "classes": names}), "utf-8")
+        stale = split.with_name(split.name + ".old")
+        shutil.rmtree(stale, ignore_errors=True)
+        if split.exists():
+            os.replace(split, stale)
+        os.replace(fresh, split)
+        shutil.rmtree(stale, ignore_errors=True)
+    except OSError as exc:
+        logger.warning("could not write the quick snapshot index %s: %s", split, exc)
+        shutil.rmtree(fresh, ignore_errors=True)
+
+
+def load_quick_catalog(cache_dir: Path, url: str) -> CatalogResult | None:
+    """The snapshot of ``url`` with classes read from disk only when asked for."""
+    split = _split_dir(snapshot_path(cache_dir, url))
+    try:
+        index = json.loads((split / "index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(index, dict) or index.get("format") != SNAPSHOT_FORMAT:
+        return None
+
+    def read_class(name: str) -> dict[str, Any] | None:
+        try:
+            spec = json.loads((split / _class_file(name)).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return spec if isinstance(spec, dict) else None
+
+    raw_models = index.get("models")
+    models: dict[str, Any] = raw_models if isinstance(raw_models, dict) else {}
+    clean = {str(k): [str(f) for f in v] for k, v in models.items() if isinstance(v, list)}
+    catalog = Catalog(names=[str(n) for n in index.get("classes", [])], loader=read_class)
+    return CatalogResult(catalog, clean, "snapshot", str(index.get("fetched_at") or ""))
 
 
 def load_snapshot(

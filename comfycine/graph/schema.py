@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,41 +257,70 @@ def literal_error(spec: InputSpec, value: Any) -> tuple[str, str] | None:
 
 
 class Catalog:
-    """The node classes a server offers, by class name."""
+    """The node classes a server offers, by class name.
 
-    def __init__(self, classes: dict[str, NodeSchema]) -> None:
-        self.classes = classes
+    Classes are parsed when first asked for: validating a graph before a job touches a
+    dozen of the server's hundreds of classes, and parsing them all costs ~35 ms.
+    """
+
+    def __init__(
+        self,
+        classes: dict[str, NodeSchema] | None = None,
+        *,
+        raw: dict[str, dict[str, Any]] | None = None,
+        names: Iterable[str] = (),
+        loader: Callable[[str], dict[str, Any] | None] | None = None,
+    ) -> None:
+        self._parsed: dict[str, NodeSchema] = dict(classes or {})
+        self._raw: dict[str, dict[str, Any]] = dict(raw or {})
+        self._names = set(self._parsed) | set(self._raw) | set(names)
+        # Reads one class's spec on demand (a snapshot split into one file per class).
+        self._loader = loader
         self._lower: dict[str, str] | None = None
 
     @classmethod
     def from_object_info(cls, data: dict[str, Any]) -> Catalog:
         """A catalog from the body of ``GET /object_info`` (non-dict entries skipped)."""
         return cls(
-            {
-                name: parse_node(name, spec)
+            raw={
+                name: spec
                 for name, spec in data.items()
                 if isinstance(name, str) and isinstance(spec, dict)
             }
         )
 
+    @property
+    def classes(self) -> dict[str, NodeSchema]:
+        """Every class, parsed (for listings; validation parses only what it needs)."""
+        for name in sorted(self._names - set(self._parsed)):
+            self.get(name)
+        return self._parsed
+
     def __len__(self) -> int:
-        return len(self.classes)
+        return len(self._names)
 
     def __contains__(self, name: object) -> bool:
-        return name in self.classes
+        return name in self._names
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.classes)
+        return iter(sorted(self._names))
 
     def get(self, name: str) -> NodeSchema | None:
         """The schema of a class, or None when the server does not have it."""
-        return self.classes.get(name)
+        schema = self._parsed.get(name)
+        if schema is None and name in self._names:
+            spec = self._raw.pop(name, None)
+            if spec is None and self._loader is not None:
+                spec = self._loader(name)
+            if spec is not None:
+                schema = self._parsed[name] = parse_node(name, spec)
+        return schema
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
         """Up to ``n`` class names closest to ``name`` (case-insensitive), best first."""
         if self._lower is None:
             self._lower = {}
-            for class_name in self.classes:
+            for class_name in sorted(self._names):
                 self._lower.setdefault(class_name.lower(), class_name)
         matches = difflib.get_close_matches(name.lower(), list(self._lower), n=n, cutoff=0.6)
         return [self._lower[m] for m in matches]

@@ -15,6 +15,7 @@ from comfycine.errors import TargetUnreachable, UsageError
 from comfycine.graph.catalog_source import (
     fetch_models,
     load_catalog,
+    load_quick_catalog,
     load_snapshot,
     save_snapshot,
     snapshot_path,
@@ -73,7 +74,12 @@ async def test_live_fetch_reads_everything_and_saves_the_snapshot(tmp_path: Path
     saved = json.loads(path.read_text())
     assert saved["comfyui_url"] == URL and saved["fetched_at"] == result.fetched_at
     assert saved["models"] == FILES and "KSampler" in saved["object_info"]
-    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+    split = path.with_suffix(".classes")
+    assert sorted(path.parent.iterdir()) == sorted([path, split])  # no temporary file left
+    quick = load_quick_catalog(tmp_path, URL)
+    assert quick is not None and len(quick.catalog) == 478 and quick.models == FILES
+    assert quick.catalog.get("KSampler") == result.catalog.get("KSampler")
+    assert quick.catalog.get("NoSuchNode") is None and quick.source == "snapshot"
 
 
 async def test_unreachable_server_falls_back_on_the_snapshot(tmp_path: Path) -> None:
