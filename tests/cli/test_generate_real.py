@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from pathlib import Path
@@ -70,11 +71,20 @@ def tiny_sd_graph(checkpoint: str) -> dict[str, Any]:
 
 
 def slow_graph(nodes: int = 40) -> dict[str, Any]:
-    """A chain of blurs: seconds of CPU, one node boundary (interrupt point) per blur."""
+    """A chain of blurs: seconds of CPU, one node boundary (interrupt point) per blur.
+
+    The colour is drawn at random: ComfyUI caches results across jobs, and a chain
+    sharing its first nodes with an earlier one would finish at once.
+    """
     graph: dict[str, Any] = {
         "1": {
             "class_type": "EmptyImage",
-            "inputs": {"width": 768, "height": 768, "batch_size": 2, "color": 255},
+            "inputs": {
+                "width": 768,
+                "height": 768,
+                "batch_size": 2,
+                "color": random.randrange(1 << 24),
+            },
         }
     }
     previous = "1"
