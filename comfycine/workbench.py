@@ -329,5 +329,3 @@ def _besides_uploads(
             and graph[str(p.node)].get("inputs", {}).get(p.input) in uploaded
         )
     ]
-
-
