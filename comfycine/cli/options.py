@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -26,3 +27,9 @@ def load_settings(url: str | None = None, **flags: Any) -> Any:
     from comfycine.settings import resolve
 
     return resolve({"comfyui_url": url, **flags})
+
+
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output.")]

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from comfycine.cli.jobs import _print_job
-from comfycine.cli.options import DebugOpt, JsonOpt, TargetOpt, UrlOpt, load_settings
+from comfycine.cli.options import (
+    DebugOpt,
+    ForceOpt,
+    JsonOpt,
+    OutputOpt,
+    TargetOpt,
+    UrlOpt,
+    load_settings,
+)
 from comfycine.cli.progressview import ProgressView
 from comfycine.cli.render import Output
 
 
 def to_script(
     workflow: Annotated[str, typer.Argument(help="An API-format .json file or a template name.")],
-    out: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing output.")] = False,
+    out: OutputOpt = None,
+    force: ForceOpt = False,
     target: TargetOpt = None,
     url: UrlOpt = None,
     json: JsonOpt = False,

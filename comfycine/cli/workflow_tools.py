@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from comfycine.cli.options import DebugOpt, JsonOpt, TargetOpt, UrlOpt, load_settings
+from comfycine.cli.options import (
+    DebugOpt,
+    ForceOpt,
+    JsonOpt,
+    OutputOpt,
+    TargetOpt,
+    UrlOpt,
+    load_settings,
+)
 from comfycine.cli.render import Output
 
 OfflineOpt = Annotated[
@@ -73,10 +81,8 @@ def validate(
 
 def convert(
     source: Annotated[Path, typer.Argument(help="A workflow saved in ComfyUI's UI format.")],
-    out: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing output.")] = False,
+    out: OutputOpt = None,
+    force: ForceOpt = False,
     offline: OfflineOpt = False,
     target: TargetOpt = None,
     url: UrlOpt = None,

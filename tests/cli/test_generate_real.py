@@ -21,15 +21,6 @@ MP4_BRAND = b"ftyp"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture
-def real(
-    isolation: Isolation, real_comfyui: RealComfyUI, monkeypatch: pytest.MonkeyPatch
-) -> RealComfyUI:
-    """An isolated CLI pointed at the real server."""
-    monkeypatch.setenv("COMFYUI_URL", real_comfyui.url)
-    return real_comfyui
-
-
 def write_template(
     directory: Path, name: str, graph: dict[str, Any], meta: dict[str, Any] | None = None
 ) -> None:

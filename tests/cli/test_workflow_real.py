@@ -19,15 +19,6 @@ FIXTURES = Path(__file__).parent.parent / "graph" / "fixtures" / "convert"
 SCRIPT = Path(__file__).parent.parent / "comfyscript" / "scripts" / "model_free.py"
 
 
-@pytest.fixture
-def real(
-    isolation: Isolation, real_comfyui: RealComfyUI, monkeypatch: pytest.MonkeyPatch
-) -> RealComfyUI:
-    """An isolated CLI pointed at the real server."""
-    monkeypatch.setenv("COMFYUI_URL", real_comfyui.url)
-    return real_comfyui
-
-
 def test_validate_model_free_template(real: RealComfyUI) -> None:
     """A shipped model-free template is valid on a bare server."""
     result = invoke("workflow", "validate", "testpattern", "--json")
