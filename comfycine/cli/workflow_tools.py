@@ -32,19 +32,11 @@ def _url(settings: Any, target: str | None) -> str:
 
 
 def _print_problems(out: Output, data: dict[str, Any]) -> None:
+    # Each message already names the node, its title, class and input.
     for problem in data["problems"]:
-        where = " ".join(
-            str(part)
-            for part in (
-                f"node {problem['node']}" if problem.get("node") else "",
-                problem.get("class_type") or "",
-                f".{problem['input']}" if problem.get("input") else "",
-            )
-            if part
-        )
-        out.write_stdout(f"{problem['code']:20} {where}: {problem['message']}")
+        out.write_stdout(f"{problem['code']}: {problem['message']}")
         if problem.get("fix"):
-            out.write_stdout(f"{'':20} fix: {problem['fix']}")
+            out.write_stdout(f"  fix: {problem['fix']}")
 
 
 def validate(
