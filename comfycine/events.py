@@ -4,8 +4,9 @@ No I/O here. The socket loop (:mod:`comfycine.stream`) feeds frames in; the job 
 and the progress display consume the events. Unknown message types and malformed frames
 parse to ``None``: custom nodes send types of their own and a client must ignore them.
 
-Message shapes are those of ComfyUI 0.3.64–0.3.75 (``../shared/PROTOCOL.md`` §2 and the
-recorded frames in ``comfyui-captures/``).
+Message shapes are those of ComfyUI 0.3.64–0.3.75 (its ``server.py``, ``execution.py``
+and ``protocol.py``), checked against the frames recorded from real servers in
+``tests/fixtures/comfyui-captures/``.
 """
 
 from __future__ import annotations
