@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from .client import unreachable_error
 from .errors import ComfycineError, ServerError
 from .events import Event, Status, parse_frame
+from .sanitize import redact
 
 OPEN_TIMEOUT = 2.5  # with start-up, an unreachable server is reported within 3 s
 # Reconnect delays (seconds); the last one repeats until the caller's deadline.
@@ -54,8 +55,10 @@ def map_ws_errors(base_url: str) -> Iterator[None]:
     except TimeoutError as exc:
         raise unreachable_error(base_url, "timeout") from exc
     except (InvalidHandshake, InvalidURI) as exc:
+        # The socket URL may carry a token (Comfy Cloud): never echo it.
         raise ServerError(
-            f"{base_url} refused the WebSocket at /ws ({exc}): is this a ComfyUI server?"
+            f"{base_url} refused the WebSocket at /ws ({redact(str(exc))}): "
+            "is this a ComfyUI server?"
         ) from exc
     except OSError as exc:
         raise unreachable_error(base_url, "connect") from exc

@@ -31,3 +31,19 @@ def test_scrub_drops_credential_keys() -> None:
     """extra_data credential keys are dropped at any depth."""
     data = {"extra_data": {"api_key_comfy_org": "k", "client_id": "c"}, "list": [{"Token": 1}]}
     assert scrub(data) == {"extra_data": {"client_id": "c"}, "list": [{}]}
+
+
+def test_websocket_error_never_echoes_the_token() -> None:
+    """A refused socket's error text drops a token carried in the URL."""
+    from websockets.exceptions import InvalidURI
+
+    from comfycine.errors import ServerError
+    from comfycine.stream import map_ws_errors
+
+    try:
+        with map_ws_errors("https://cloud.test"):
+            raise InvalidURI("wss://cloud.test/ws?clientId=1&token=comfyui-SECRET9", "bad")
+    except ServerError as exc:
+        assert "comfyui-SECRET9" not in exc.message
+    else:
+        raise AssertionError("no error raised")

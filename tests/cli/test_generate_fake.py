@@ -22,6 +22,21 @@ def fake(isolation: Isolation, fake_comfy: FakeComfy, monkeypatch: pytest.Monkey
     return fake_comfy
 
 
+def once_submitted(fake: FakeComfy, action: object, delay: float = 0.1) -> threading.Thread:
+    """Run ``action()`` shortly after the fake received a prompt (mid-job, even when slow)."""
+
+    def wait_then_act() -> None:
+        deadline = time.monotonic() + 30
+        while not fake.prompts_received and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(delay)
+        action()  # type: ignore[operator]
+
+    thread = threading.Thread(target=wait_then_act)
+    thread.start()
+    return thread
+
+
 def later(seconds: float, action: object) -> threading.Timer:
     """Run ``action()`` on a timer thread (a scenario event during a job)."""
     timer = threading.Timer(seconds, action)  # type: ignore[arg-type]
@@ -32,7 +47,7 @@ def later(seconds: float, action: object) -> threading.Timer:
 def test_dropped_socket_mid_job_still_collects(fake: FakeComfy) -> None:
     """The socket drops while the job runs; we reconnect, reconcile, and get the output."""
     fake.node_seconds = 0.3
-    timer = later(0.35, fake.drop_sockets)
+    timer = once_submitted(fake, fake.drop_sockets, delay=0.35)
     result = invoke("generate", TEMPLATE, "--json")
     timer.join()
     assert result.exit_code == 0, result
@@ -53,7 +68,7 @@ def test_job_finishing_while_disconnected_is_collected(fake: FakeComfy) -> None:
 def test_server_restart_loses_the_job_clearly(fake: FakeComfy, isolation: Isolation) -> None:
     """A restart wipes queue and history: reported as job_lost (exit 5), not waited on."""
     fake.node_seconds = 0.5
-    timer = later(0.3, fake.restart)
+    timer = once_submitted(fake, fake.restart, delay=0.3)
     result = invoke("generate", TEMPLATE, "--json")
     timer.join()
     assert result.exit_code == 5, result
