@@ -324,6 +324,10 @@ class ComfyClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    def ws_query(self) -> dict[str, str]:
+        """Extra query parameters for the WebSocket URL (none for a local ComfyUI)."""
+        return {}
+
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()

@@ -24,6 +24,7 @@ ENV_NOTIFY_COMMAND = "COMFYCINE_NOTIFY_COMMAND"
 ENV_TELEGRAM_BOT_TOKEN = "TELEGRAM_BOT_TOKEN"
 ENV_TELEGRAM_CHAT_ID = "TELEGRAM_CHAT_ID"
 ENV_DEBUG = "COMFYCINE_DEBUG"
+ENV_TARGETS = "COMFYCINE_TARGETS"
 ENV_DOTENV = "COMFYCINE_ENV_FILE"
 
 # field name -> environment names, first match wins
@@ -40,6 +41,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "telegram_bot_token": (ENV_TELEGRAM_BOT_TOKEN,),
     "telegram_chat_id": (ENV_TELEGRAM_CHAT_ID,),
     "debug": (ENV_DEBUG,),
+    "targets": (ENV_TARGETS,),
 }
 
 

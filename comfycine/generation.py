@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .client import ComfyClient
 from .errors import (
     ComfycineError,
     ParameterError,
+    TargetUnreachable,
     UsageError,
     recordable,
 )
@@ -28,25 +28,14 @@ from .journal import Journal
 from .results import JobResult, interrupted_error, outcome_result
 from .settings import Settings
 from .stream import EventStream
+from .targets import Target, resolve_target
 from .templates import Template, bind_values, load_template, render_graph, template_dirs
 
 
 def target_url(settings: Settings, target: str | None) -> tuple[str, str]:
-    """(name, base URL) of the chosen target. Only ``local`` exists in this version."""
-    name = (target or "local").strip()
-    if name == "local":
-        return name, settings.comfyui_url
-    if name == "cloud":
-        raise UsageError(
-            "The cloud target is not available in this version of comfycine.",
-            hint="Run on the local target (drop @cloud / --target cloud).",
-            code="unknown_target",
-        )
-    raise UsageError(
-        f"Unknown target {name!r}.",
-        hint="Use --target local.",
-        code="unknown_target",
-    )
+    """(name, base URL) of the chosen target."""
+    chosen = resolve_target(settings, target)
+    return chosen.name, chosen.url
 
 
 def split_target_prefix(prompt: str | None, target: str | None) -> tuple[str | None, str | None]:
@@ -111,7 +100,7 @@ async def _generate(
     validate: bool,
 ) -> JobResult:
     prompt, target = split_target_prefix(prompt, target)
-    name, url = target_url(settings, target)
+    chosen = resolve_target(settings, target)
     template = load_template(template_name, template_dirs(settings.workflow_dir))
     overrides = resolve_media_shortcuts(template, overrides)
     binding = bind_values(template, prompt=prompt, assignments=assignments, overrides=overrides)
@@ -124,7 +113,7 @@ async def _generate(
         preflight=template if validate else None,
     )
     return await run_prepared(
-        settings, job, target=name, url=url, detach=detach, timeout=timeout, observer=observer
+        settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
     )
 
 
@@ -145,18 +134,17 @@ async def run_prepared(
     settings: Settings,
     job: PreparedJob,
     *,
-    target: str,
-    url: str,
+    target: Target,
     detach: bool,
     timeout: float | None,
     observer: Observer | None,
 ) -> JobResult:
     """Upload, record, submit and (unless detached) follow one prepared job."""
     prompt_id, client_id = new_ids()
-    async with ComfyClient(url) as client:
+    async with target.client() as client:
         journal = Journal(settings.ledger_path, secrets=settings.secret_values)
         runner = JobRunner(
-            client, journal, target=target, output_dir=settings.output_dir, observer=observer
+            client, journal, target=target.name, output_dir=settings.output_dir, observer=observer
         )
         # The socket must be open before the POST; prepare the job while its handshake
         # is in flight (round trips over Tailscale). Detached: just check the server.
@@ -256,3 +244,34 @@ def generate(
             validate=validate,
         )
     )
+
+
+def with_fallback(
+    run: Callable[[str | None], JobResult],
+    *,
+    target: str | None,
+    fallback: str | None,
+    ask: Callable[[TargetUnreachable], bool] | None,
+    command: Callable[[str], str],
+    notice: Callable[[str], None],
+) -> JobResult:
+    """Run on ``target``; when it is unreachable, switch to the cloud only with consent.
+
+    Consent is ``--fallback cloud`` given in advance, or a yes to ``ask`` (a person at
+    a terminal). Otherwise the error goes out as is (exit 3) with ``details.fallback``
+    and the exact command that would run the job on the cloud: never a silent switch.
+    """
+    try:
+        return run(target)
+    except TargetUnreachable as exc:
+        if (target or "").strip().lower() == "cloud":
+            raise
+        if fallback == "cloud":
+            notice(f"{exc.message} Running on Comfy Cloud, as --fallback cloud allows.")
+            return run("cloud")
+        if ask is not None and ask(exc):
+            return run("cloud")
+        exc.details["fallback"] = "cloud"
+        exc.details["command"] = command("cloud")
+        exc.hint = f"{exc.hint} To run it on Comfy Cloud instead (paid): {command('cloud')}"
+        raise

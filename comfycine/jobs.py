@@ -138,7 +138,7 @@ class JobRunner:
 
     async def open_stream(self, client_id: str) -> EventStream:
         """Connect the socket first: nothing the server sends after the POST is lost."""
-        stream = EventStream(self.client.base_url, client_id)
+        stream = EventStream(self.client.base_url, client_id, query=self.client.ws_query())
         await stream.connect()
         return stream
 
@@ -191,6 +191,10 @@ class JobRunner:
         except ComfycineError as exc:
             await self.ledger.mark(record.id, "failed", error=recordable(exc))
             raise
+        remote_id = str(answer.get("prompt_id") or record.id)
+        if remote_id != record.id:
+            # A server that picks its own id (Comfy Cloud may): follow and record that one.
+            record = replace(await self.ledger.rename(record.id, remote_id), status="submitting")
         extra = {"number": answer.get("number")}
         if answer.get("node_errors"):
             # A 200 with node_errors: some outputs were dropped by validation.
@@ -225,7 +229,9 @@ class JobRunner:
         deadline = None if timeout is None else loop.time() + timeout
         owns_stream = stream is None
         if stream is None:
-            stream = EventStream(self.client.base_url, record.client_id)
+            stream = EventStream(
+                self.client.base_url, record.client_id, query=self.client.ws_query()
+            )
             await stream.connect()
         titles = _titles(record.graph)
         state = _Follow(JobProgress.start(record.id, record.graph, record.started_at))

@@ -83,6 +83,10 @@ class Journal:
             self._deferred[job_id][0].cancel()
             self._write_deferred(job_id)
 
+    async def rename(self, job_id: str, new_id: str) -> JobRecord:
+        """:meth:`Ledger.rename`."""
+        return self.ledger.rename(job_id, new_id)
+
     async def update(self, job_id: str, **fields: Any) -> JobRecord:
         """:meth:`Ledger.update`."""
         return self.ledger.update(job_id, **fields)

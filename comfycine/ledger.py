@@ -431,6 +431,13 @@ class Ledger:
             )
         return [_decode(row) for row in rows]
 
+    def rename(self, job_id: str, new_id: str) -> JobRecord:
+        """Give a job the id the server chose for it (the server's id is the one to follow)."""
+        with self._write() as conn:
+            if conn.execute("UPDATE jobs SET id = ? WHERE id = ?", (new_id, job_id)).rowcount == 0:
+                raise JobNotFound(f"No job {job_id} in the ledger.")
+        return self._require(new_id)
+
     def delete(self, job_id: str) -> bool:
         """Remove a job; True when it was there."""
         with self._write() as conn:

@@ -68,6 +68,8 @@ class Settings(BaseModel):
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: str | None = None
     debug: bool = False
+    # Further named ComfyUI servers: COMFYCINE_TARGETS="studio=http://100.64.1.2:8188,..."
+    targets: str | None = None
     # Where each value came from ("flag", "env", ".env", "default"): shown by doctor.
     sources: dict[str, str] = {}
 
@@ -83,6 +85,27 @@ class Settings(BaseModel):
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return None if value is None else Path(os.path.expanduser(str(value)))
+
+    @property
+    def extra_targets(self) -> dict[str, str]:
+        """The named targets of COMFYCINE_TARGETS, name -> URL."""
+        found: dict[str, str] = {}
+        for item in (self.targets or "").split(","):
+            name, sep, url = item.partition("=")
+            if sep and name.strip() and url.strip():
+                found[name.strip().lower()] = url.strip().rstrip("/")
+        return found
+
+    @field_validator("targets")
+    @classmethod
+    def _check_targets(cls, value: str | None) -> str | None:
+        for item in (value or "").split(","):
+            if not item.strip():
+                continue
+            name, sep, url = item.partition("=")
+            if not sep or not name.strip() or not url.strip().startswith(("http://", "https://")):
+                raise ValueError(f"expected name=http://host:port, got {item.strip()!r}")
+        return value
 
     @property
     def secret_values(self) -> tuple[str, ...]:

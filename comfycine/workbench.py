@@ -268,8 +268,7 @@ async def run_workflow(
     settings: Settings,
     ref: str,
     *,
-    target: str,
-    url: str,
+    target: str | None = None,
     detach: bool = False,
     timeout: float | None = None,
     observer: Observer | None = None,
@@ -277,16 +276,18 @@ async def run_workflow(
 ) -> JobResult:
     """``workflow run SCRIPT.py|FILE.json``: nodes exist, models exist, submit, follow."""
     from .generation import PreparedJob, run_prepared
+    from .targets import resolve_target
 
-    loaded = load_workflow(ref, settings, None, server_url=url, allow_ui=False)
+    chosen = resolve_target(settings, target)
+    loaded = load_workflow(ref, settings, None, server_url=chosen.url, allow_ui=False)
     if check_first:
-        async with ComfyClient(url) as client:
+        async with chosen.client() as client:
             catalog = await load_catalog(client, settings.cache_dir)
         check(loaded, catalog).raise_if_invalid()
     # Checked above against the live node list; no second preflight.
     job = PreparedJob(label=loaded.label, build=lambda _uploaded: loaded.graph, preflight=None)
     return await run_prepared(
-        settings, job, target=target, url=url, detach=detach, timeout=timeout, observer=observer
+        settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
     )
 
 

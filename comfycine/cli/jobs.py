@@ -63,6 +63,10 @@ def generate(
         bool,
         typer.Option("--no-validate", help="Skip the check against the server's nodes/models."),
     ] = False,
+    fallback: Annotated[
+        str | None,
+        typer.Option(help="'cloud': if the target is unreachable, run on Comfy Cloud instead."),
+    ] = None,
     target: TargetOpt = None,
     url: UrlOpt = None,
     json: JsonOpt = False,
@@ -74,6 +78,7 @@ def generate(
     for the cloud target.
     """
     from comfycine.generation import generate as run_generate
+    from comfycine.generation import split_target_prefix, with_fallback
 
     settings = load_settings(url)
     # NDJSON events end with the envelope (DESIGN.md: streaming commands).
@@ -89,20 +94,61 @@ def generate(
         "@video": video,
     }
     overrides = {k: str(v) for k, v in shortcuts.items() if v is not None}
+    text, chosen = split_target_prefix(prompt, target)
     with ProgressView(output, events=events) as view:
-        result = run_generate(
-            settings,
-            template,
-            prompt=prompt,
-            assignments=sets or [],
-            overrides=overrides,
-            target=target,
-            detach=detach,
-            timeout=timeout,
-            observer=view,
-            validate=not no_validate,
+        result = with_fallback(
+            lambda where: run_generate(
+                settings,
+                template,
+                prompt=text,
+                assignments=sets or [],
+                overrides=overrides,
+                target=where,
+                detach=detach,
+                timeout=timeout,
+                observer=view,
+                validate=not no_validate,
+            ),
+            target=chosen,
+            fallback=fallback,
+            ask=_ask_cloud if _interactive() else None,
+            command=lambda where: _same_command(template, text, sets, shortcuts, where),
+            notice=output.info,
         )
     output.success(result.to_dict(), _print_job)
+
+
+def _interactive() -> bool:
+    import sys
+
+    from comfycine.cli.render import is_tty
+
+    return is_tty(sys.stdin) and is_tty(sys.stderr)
+
+
+def _ask_cloud(exc: Any) -> bool:
+    return bool(typer.confirm(f"{exc.message}\nRun it on Comfy Cloud instead (paid)?", err=True))
+
+
+def _same_command(
+    template: str,
+    prompt: str | None,
+    sets: list[str] | None,
+    shortcuts: dict[str, Any],
+    target: str,
+) -> str:
+    """The command line that renders the same job on ``target``."""
+    import shlex
+
+    words = ["comfycine", "generate", template]
+    if prompt is not None:
+        words += ["--prompt", prompt]
+    for assignment in sets or []:
+        words += ["--set", assignment]
+    for name, value in shortcuts.items():
+        if value is not None:
+            words += [f"--{name.lstrip('@')}", str(value)]
+    return shlex.join([*words, "--target", target])
 
 
 def wait(

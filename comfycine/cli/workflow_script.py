@@ -62,19 +62,16 @@ def run(
     """Run a ComfyScript script or an API workflow file like generate does."""
     import asyncio
 
-    from comfycine.generation import target_url
     from comfycine.workbench import run_workflow
 
     settings = load_settings(url)
     output = Output("workflow run", as_json=json or events)
-    name, base = target_url(settings, target)
     with ProgressView(output, events=events) as view:
         result = asyncio.run(
             run_workflow(
                 settings,
                 workflow,
-                target=name,
-                url=base,
+                target=target,
                 detach=detach,
                 timeout=timeout,
                 observer=view,

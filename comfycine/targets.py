@@ -1,0 +1,81 @@
+"""Where a job runs: ``local`` (the PC), ``cloud`` (Comfy Cloud), or a named server.
+
+Named targets come from ``COMFYCINE_TARGETS`` (``studio=http://100.64.1.2:8188,
+mini=http://mac-mini.tail1234.ts.net:8188``), so a second PC is one line of ``.env``.
+A target knows how to make its client; everything after that is the same code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .client import ComfyClient
+from .errors import CloudAccountError, UsageError
+from .settings import Settings
+
+LOCAL = "local"
+CLOUD = "cloud"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One place to run jobs."""
+
+    name: str
+    url: str
+    kind: str  # comfyui | cloud
+    api_key: str | None = None
+
+    @property
+    def is_cloud(self) -> bool:
+        """Comfy Cloud (keyed, paid per GPU minute)."""
+        return self.kind == CLOUD
+
+    def client(self) -> ComfyClient:
+        """A client for this target (the key stays inside it)."""
+        if self.is_cloud:
+            from .cloud import CloudClient
+
+            if not self.api_key:
+                raise CloudAccountError(
+                    "No Comfy Cloud API key is configured.",
+                    hint="Set COMFY_CLOUD_API_KEY in the environment or .env "
+                    "(keys come from platform.comfy.org).",
+                    code="cloud_auth",
+                )
+            return CloudClient(self.url, api_key=self.api_key)
+        return ComfyClient(self.url)
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON form (never the key)."""
+        return {"name": self.name, "url": self.url, "kind": self.kind}
+
+
+def named_targets(settings: Settings) -> dict[str, Target]:
+    """Every configured target, ``local`` and ``cloud`` first."""
+    targets = {
+        LOCAL: Target(LOCAL, settings.comfyui_url, "comfyui"),
+        CLOUD: Target(
+            CLOUD,
+            settings.cloud_url,
+            CLOUD,
+            settings.cloud_api_key.get_secret_value() if settings.cloud_api_key else None,
+        ),
+    }
+    for name, url in settings.extra_targets.items():
+        targets.setdefault(name, Target(name, url, "comfyui"))
+    return targets
+
+
+def resolve_target(settings: Settings, name: str | None) -> Target:
+    """The target called ``name`` (default ``local``); a clear error for unknown names."""
+    wanted = (name or LOCAL).strip().lower()
+    targets = named_targets(settings)
+    if wanted in targets:
+        return targets[wanted]
+    raise UsageError(
+        f"Unknown target {wanted!r}; known: {', '.join(targets)}.",
+        hint="Add it to COMFYCINE_TARGETS (name=url, comma-separated), or list them with: "
+        "comfycine targets",
+        code="unknown_target",
+    )

@@ -1,0 +1,98 @@
+"""generate on Comfy Cloud (the fake, built from its OpenAPI spec) with --target cloud / @cloud."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli_support import Isolation, files_under, invoke
+from tests.fakecloud.server import FakeCloud
+
+
+@pytest.fixture
+def cloud(
+    isolation: Isolation, fake_cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch
+) -> FakeCloud:
+    """An isolated CLI whose cloud target is the fake Comfy Cloud."""
+    monkeypatch.setenv("COMFY_CLOUD_URL", fake_cloud.url)
+    monkeypatch.setenv("COMFY_CLOUD_API_KEY", fake_cloud.api_key)
+    return fake_cloud
+
+
+def test_generate_on_cloud_downloads_without_leaking_the_key(
+    cloud: FakeCloud, isolation: Isolation
+) -> None:
+    """--target cloud runs the template on Cloud; the output comes from the storage host."""
+    result = invoke("generate", "testimage", "--target", "cloud", "--json")
+    assert result.exit_code == 0, result
+    data = result.envelope()["data"]
+    assert data["target"] == "cloud" and Path(data["outputs"][0]).read_bytes()[:4] == b"\x89PNG"
+    assert cloud.storage_requests, "the output did not come through the signed URL"
+    assert cloud.take_storage_violations() == []
+    for path in files_under(isolation.root):
+        assert cloud.api_key.encode() not in path.read_bytes(), path
+
+
+def test_cloud_prefix_in_prompt_selects_cloud(cloud: FakeCloud, isolation: Isolation) -> None:
+    """A prompt starting with @cloud runs on Cloud, with the prefix stripped."""
+    (isolation.workflow_dir / "prompted.json").write_text(
+        '{"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, '
+        '"batch_size": 1, "color": 0}}, "2": {"class_type": "SaveImage", "inputs": '
+        '{"images": ["1", 0], "filename_prefix": "PARAM_PROMPT"}}}'
+    )
+    result = invoke("generate", "prompted", "--prompt", "@cloud shot-12", "--json")
+    assert result.exit_code == 0, result
+    assert result.envelope()["data"]["target"] == "cloud"
+    assert cloud.submits[-1]["prompt"]["2"]["inputs"]["filename_prefix"] == "shot-12"
+
+
+def test_cloud_out_of_credits_is_exit_7(cloud: FakeCloud) -> None:
+    """402 insufficient credits: exit 7, cloud_credits, nothing downloaded."""
+    cloud.insufficient_credits()
+    result = invoke("generate", "testimage", "--target", "cloud", "--json")
+    assert result.exit_code == 7, result
+    assert result.envelope()["error"]["code"] == "cloud_credits"
+
+
+def test_cloud_without_key_is_exit_7(isolation: Isolation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No key configured: exit 7 naming COMFY_CLOUD_API_KEY, no request made."""
+    monkeypatch.setenv("COMFY_CLOUD_URL", "http://127.0.0.1:9")
+    result = invoke("generate", "testimage", "--target", "cloud", "--json")
+    assert result.exit_code == 7, result
+    assert "COMFY_CLOUD_API_KEY" in result.envelope()["error"]["hint"]
+
+
+def test_unknown_named_target(isolation: Isolation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--target NAME must be configured in COMFYCINE_TARGETS."""
+    monkeypatch.setenv("COMFYCINE_TARGETS", "studio=http://127.0.0.1:9")
+    result = invoke("generate", "testimage", "--target", "mini", "--json")
+    assert result.exit_code == 2 and result.envelope()["error"]["code"] == "unknown_target"
+    named = invoke("generate", "testimage", "--target", "studio", "--json")
+    assert named.exit_code == 3, named  # configured, but nothing listens there
+
+
+def test_local_down_proposes_the_cloud_never_switches(
+    cloud: FakeCloud, isolation: Isolation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PC off, no consent, no terminal: exit 3 with the exact cloud command; Cloud untouched."""
+    monkeypatch.setenv("COMFYUI_URL", "http://127.0.0.1:9")
+    result = invoke("generate", "testimage", "--set", "color=7", "--json")
+    assert result.exit_code == 3, result
+    error = result.envelope()["error"]
+    assert error["details"]["fallback"] == "cloud"
+    assert error["details"]["command"] == (
+        "comfycine generate testimage --set color=7 --target cloud"
+    )
+    assert cloud.submits == []
+
+
+def test_fallback_cloud_consents_in_advance(
+    cloud: FakeCloud, isolation: Isolation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--fallback cloud runs on the cloud when the PC is unreachable, and says so."""
+    monkeypatch.setenv("COMFYUI_URL", "http://127.0.0.1:9")
+    result = invoke("generate", "testimage", "--fallback", "cloud", "--json")
+    assert result.exit_code == 0, result
+    assert result.envelope()["data"]["target"] == "cloud"
+    assert "--fallback cloud" in result.stderr and len(cloud.submits) == 1
