@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .client import ComfyClient
 from .errors import (
     ComfycineError,
     ParameterError,
@@ -159,18 +160,6 @@ async def run_prepared(
                 stream = _as_stream(await reaching)
                 uploaded = await runner.upload_media(job.media)
             graph = job.build(uploaded)
-            if job.preflight is not None and job.preflight is not False:
-                from .workbench import preflight
-
-                template = job.preflight if isinstance(job.preflight, Template) else None
-                await preflight(
-                    client,
-                    settings,
-                    graph,
-                    label=job.label,
-                    template=template,
-                    uploaded=set(uploaded.values()),
-                )
             record = await runner.record(
                 graph,
                 prompt_id=prompt_id,
@@ -180,7 +169,11 @@ async def run_prepared(
                 seeds=job.seeds,
             )
             try:
+                # Reachable first (bounded at 2.5 s): a server that accepts connections
+                # but never answers must not hang the preflight's requests.
                 stream = _as_stream(await reaching)
+                if job.preflight is not None and job.preflight is not False:
+                    await _preflight(client, settings, job, graph, uploaded)
             except ComfycineError as exc:
                 await journal.mark(record.id, "failed", error=recordable(exc))
                 raise
@@ -197,6 +190,21 @@ async def run_prepared(
             if stream is not None:
                 await stream.close()
             await journal.aclose()
+
+
+async def _preflight(
+    client: ComfyClient,
+    settings: Settings,
+    job: PreparedJob,
+    graph: dict[str, Any],
+    uploaded: dict[str, str],
+) -> None:
+    from .workbench import preflight
+
+    template = job.preflight if isinstance(job.preflight, Template) else None
+    await preflight(
+        client, settings, graph, label=job.label, template=template, uploaded=set(uploaded.values())
+    )
 
 
 def _as_stream(reached: Any) -> EventStream | None:

@@ -7,7 +7,9 @@ A target knows how to make its client; everything after that is the same code pa
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from .client import ComfyClient
 from .errors import CloudAccountError, UsageError
@@ -79,3 +81,32 @@ def resolve_target(settings: Settings, name: str | None) -> Target:
         "comfycine targets",
         code="unknown_target",
     )
+
+
+async def check_targets(settings: Settings, *, timeout: float = 3.0) -> list[dict[str, Any]]:
+    """Every target with its reachability, probed at once (≤ ``timeout`` in all)."""
+    from .probe import probe
+
+    targets = list(named_targets(settings).values())
+    # A cloud target without a key is not probed at all: nothing to learn, no traffic.
+    probed = [t for t in targets if not (t.is_cloud and not t.api_key)]
+    results = await asyncio.gather(
+        *(probe(t.url, timeout=timeout, api_key=t.api_key if t.is_cloud else None) for t in probed)
+    )
+    by_name = dict(zip([t.name for t in probed], results, strict=True))
+    rows = []
+    for target in targets:
+        result = by_name.get(target.name)
+        if result is None:
+            rows.append(
+                {
+                    **target.to_dict(),
+                    "ok": False,
+                    "state": "no_key",
+                    "detail": "COMFY_CLOUD_API_KEY is not set",
+                    "hint": "Set COMFY_CLOUD_API_KEY (from platform.comfy.org) to use the cloud.",
+                }
+            )
+        else:
+            rows.append({**target.to_dict(), **result.to_dict()})
+    return rows

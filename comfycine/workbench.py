@@ -22,6 +22,7 @@ from .inventory import NodeSummary, list_models, search_nodes
 from .jobs import Observer
 from .results import JobResult
 from .settings import Settings
+from .targets import Target
 from .templates import Template, load_template, template_dirs
 
 
@@ -158,17 +159,17 @@ def check(loaded: LoadedWorkflow, catalog: CatalogResult) -> ValidationReport:
 
 
 async def validate(
-    settings: Settings, ref: str, *, url: str, offline: bool = False
+    settings: Settings, ref: str, *, target: Target, offline: bool = False
 ) -> ValidationReport:
     """``workflow validate FILE|NAME``."""
-    async with ComfyClient(url) as client:
+    async with target.client() as client:
         catalog = await load_catalog(client, settings.cache_dir, offline=offline)
-    loaded = load_workflow(ref, settings, catalog, server_url=url, allow_ui=True)
+    loaded = load_workflow(ref, settings, catalog, server_url=target.url, allow_ui=True)
     return check(loaded, catalog)
 
 
 async def convert(
-    settings: Settings, source: Path, *, url: str, offline: bool = False
+    settings: Settings, source: Path, *, target: Target, offline: bool = False
 ) -> tuple[dict[str, Any], list[str]]:
     """``workflow convert UI.json``: the API graph and the conversion warnings."""
     data = _read_json(source)
@@ -180,24 +181,26 @@ async def convert(
                 code="already_api",
             )
         raise TemplateInvalid(f"{source.name} is not a ComfyUI workflow.")
-    async with ComfyClient(url) as client:
+    async with target.client() as client:
         catalog = await load_catalog(client, settings.cache_dir, offline=offline)
     result = ui_to_api(data, catalog.catalog)
     return result.graph, result.warnings
 
 
 async def find_nodes(
-    settings: Settings, search: str | None, *, url: str, offline: bool = False
+    settings: Settings, search: str | None, *, target: Target, offline: bool = False
 ) -> list[NodeSummary]:
     """``workflow nodes [SEARCH]``."""
-    async with ComfyClient(url) as client:
+    async with target.client() as client:
         catalog = await load_catalog(client, settings.cache_dir, offline=offline)
     return search_nodes(catalog.catalog, search)
 
 
-async def find_models(settings: Settings, folder: str | None, *, url: str) -> dict[str, list[str]]:
+async def find_models(
+    settings: Settings, folder: str | None, *, target: Target
+) -> dict[str, list[str]]:
     """``workflow models [FOLDER]``."""
-    async with ComfyClient(url) as client:
+    async with target.client() as client:
         return await list_models(client, folder)
 
 
@@ -205,7 +208,7 @@ async def import_saved(
     settings: Settings,
     names: list[str],
     *,
-    url: str,
+    target: Target,
     dest: Path,
     everything: bool = False,
     force: bool = False,
@@ -213,7 +216,7 @@ async def import_saved(
     """``workflow import``: list the server's saved workflows, or import some as templates."""
     from .importing import fetch_saved_workflow, import_workflow, list_saved_workflows
 
-    async with ComfyClient(url) as client:
+    async with target.client() as client:
         saved = await list_saved_workflows(client)
         listing = [s.to_dict() for s in saved]
         wanted = [s for s in saved if everything or _matches(s.path, names)]
@@ -254,14 +257,14 @@ def _matches(path: str, names: list[str]) -> bool:
     return any(name in (path, stem, f"{stem}.json") for name in names)
 
 
-def to_script(ref: str, settings: Settings, *, url: str) -> str:
+def to_script(ref: str, settings: Settings, *, target: Target) -> str:
     """``workflow to-script FILE|NAME``: ComfyScript source for an API graph."""
     from .comfyscript import transpile
 
-    loaded = load_workflow(ref, settings, None, server_url=url, allow_ui=False)
+    loaded = load_workflow(ref, settings, None, server_url=target.url, allow_ui=False)
     if loaded.source == "script":
         raise UsageError(f"{ref} is already a script.", code="already_script")
-    return transpile(loaded.graph, url)
+    return transpile(loaded.graph, target.url)
 
 
 async def run_workflow(

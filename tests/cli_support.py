@@ -63,6 +63,8 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Isolation:
     monkeypatch.setenv("COMFYCINE_DATA_DIR", str(iso.data_dir))
     monkeypatch.setenv("COMFYCINE_WORKFLOW_DIR", str(iso.workflow_dir))
     monkeypatch.setenv("COMFYCINE_EXCHANGE_DIR", str(tmp_path / "exchange"))
+    # Never the real cloud from a test: a closed loopback port unless a test sets a fake.
+    monkeypatch.setenv("COMFY_CLOUD_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "120")

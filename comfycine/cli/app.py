@@ -16,6 +16,7 @@ def build_app() -> typer.Typer:
     """Assemble the application."""
     from comfycine import __version__
     from comfycine.cli import jobs, server, workflow, workflow_script, workflow_tools
+    from comfycine.cli.targets import targets
 
     app = typer.Typer(
         name="comfycine",
@@ -28,6 +29,7 @@ def build_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     jobs.register(app)
+    app.command("targets")(targets)
     workflow_tools.register(workflow.app)
     workflow_script.register(workflow.app)
     app.add_typer(workflow.app, name="workflow")

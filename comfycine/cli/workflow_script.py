@@ -31,12 +31,12 @@ def to_script(
 ) -> None:
     """Turn an API-format workflow into a ComfyScript Python script (needs the server)."""
     from comfycine.files import write_new_file
-    from comfycine.generation import target_url
+    from comfycine.targets import resolve_target
     from comfycine.workbench import to_script as run_to_script
 
     settings = load_settings(url)
     output = Output("workflow to-script", as_json=json)
-    code = run_to_script(workflow, settings, url=target_url(settings, target)[1])
+    code = run_to_script(workflow, settings, target=resolve_target(settings, target))
     written = write_new_file(out.expanduser(), code, force=force) if out else None
     output.success(
         {"script": code, "output": str(written) if written else None},

@@ -25,10 +25,10 @@ OfflineOpt = Annotated[
 ]
 
 
-def _url(settings: Any, target: str | None) -> str:
-    from comfycine.generation import target_url
+def _target(settings: Any, target: str | None) -> Any:
+    from comfycine.targets import resolve_target
 
-    return target_url(settings, target)[1]
+    return resolve_target(settings, target)
 
 
 def _print_problems(out: Output, data: dict[str, Any]) -> None:
@@ -55,7 +55,7 @@ def validate(
     settings = load_settings(url)
     output = Output("workflow validate", as_json=json)
     report = asyncio.run(
-        run_validate(settings, workflow, url=_url(settings, target), offline=offline)
+        run_validate(settings, workflow, target=_target(settings, target), offline=offline)
     )
     data = report.to_dict()
     if report.problems:
@@ -90,7 +90,9 @@ def convert(
     settings = load_settings(url)
     output = Output("workflow convert", as_json=json)
     graph, warnings = asyncio.run(
-        run_convert(settings, source.expanduser(), url=_url(settings, target), offline=offline)
+        run_convert(
+            settings, source.expanduser(), target=_target(settings, target), offline=offline
+        )
     )
     text = jsonlib.dumps(graph, indent=2, ensure_ascii=False) + "\n"
     written = write_new_file(out.expanduser(), text, force=force) if out else None
@@ -134,7 +136,7 @@ def import_(
         import_saved(
             settings,
             names or [],
-            url=_url(settings, target),
+            target=_target(settings, target),
             dest=folder,
             everything=all_,
             force=force,
@@ -173,7 +175,9 @@ def nodes(
 
     settings = load_settings(url)
     output = Output("workflow nodes", as_json=json)
-    found = asyncio.run(find_nodes(settings, search, url=_url(settings, target), offline=offline))
+    found = asyncio.run(
+        find_nodes(settings, search, target=_target(settings, target), offline=offline)
+    )
     data = {"nodes": [n.to_dict() for n in found]}
 
     def human(o: Output, d: dict[str, Any]) -> None:
@@ -200,7 +204,7 @@ def models(
 
     settings = load_settings(url)
     output = Output("workflow models", as_json=json)
-    found = asyncio.run(find_models(settings, folder, url=_url(settings, target)))
+    found = asyncio.run(find_models(settings, folder, target=_target(settings, target)))
 
     def human(o: Output, d: dict[str, Any]) -> None:
         for name, files in d["models"].items():

@@ -86,9 +86,15 @@ def test_image_shortcut_without_image_input(isolation: Isolation, tmp_path: Path
 
 
 def test_cloud_prefix_is_not_silently_local(isolation: Isolation) -> None:
-    """@cloud in the prompt never runs locally behind the user's back."""
-    result = invoke("generate", "testimage", "--prompt", "@cloud a rainy street", "--json")
-    assert_clean_failure(result, 2, "unknown_target", isolation)
+    """@cloud without a cloud key fails clearly (exit 7); it never runs locally instead."""
+    graph = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
+        "3": {"class_type": "CLIPTextEncode", "inputs": {"text": "PARAM_PROMPT"}},
+    }
+    (isolation.workflow_dir / "prompted.json").write_text(json.dumps(graph))
+    result = invoke("generate", "prompted", "--prompt", "@cloud a rainy street", "--json")
+    assert_clean_failure(result, 7, "cloud_auth", isolation)
 
 
 def free_port() -> int:

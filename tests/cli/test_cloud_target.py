@@ -96,3 +96,25 @@ def test_fallback_cloud_consents_in_advance(
     assert result.exit_code == 0, result
     assert result.envelope()["data"]["target"] == "cloud"
     assert "--fallback cloud" in result.stderr and len(cloud.submits) == 1
+
+
+def test_targets_lists_reachability(
+    cloud: FakeCloud, isolation: Isolation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """targets probes local, cloud and named servers, telling apart ok and refused."""
+    monkeypatch.setenv("COMFYUI_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("COMFYCINE_TARGETS", f"spare={cloud.url}")
+    rows = {r["name"]: r for r in invoke("targets", "--json").envelope()["data"]["targets"]}
+    assert rows["local"]["state"] == "refused" and not rows["local"]["ok"]
+    assert rows["cloud"]["ok"], rows["cloud"]
+    assert rows["spare"]["state"] in {"http_error", "not_comfyui", "auth"}  # cloud's API shape
+
+
+def test_targets_does_not_probe_a_keyless_cloud(
+    isolation: Isolation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a key the cloud row says so and no request is sent anywhere."""
+    monkeypatch.setenv("COMFYUI_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("COMFY_CLOUD_URL", "http://127.0.0.1:9")
+    rows = {r["name"]: r for r in invoke("targets", "--json").envelope()["data"]["targets"]}
+    assert rows["cloud"]["state"] == "no_key"
