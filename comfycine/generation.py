@@ -18,7 +18,9 @@ from typing import Any
 
 from .client import ComfyClient
 from .errors import (
+    CloudAccountError,
     ComfycineError,
+    JobFailed,
     ParameterError,
     TargetUnreachable,
     UsageError,
@@ -259,27 +261,50 @@ def with_fallback(
     *,
     target: str | None,
     fallback: str | None,
-    ask: Callable[[TargetUnreachable], bool] | None,
+    on_oom: str | None = None,
+    ask: Callable[[ComfycineError], bool] | None,
     command: Callable[[str], str],
     notice: Callable[[str], None],
 ) -> JobResult:
-    """Run on ``target``; when it is unreachable, switch to the cloud only with consent.
+    """Run on ``target``; switch to the other side only with consent, never silently.
 
-    Consent is ``--fallback cloud`` given in advance, or a yes to ``ask`` (a person at
-    a terminal). Otherwise the error goes out as is (exit 3) with ``details.fallback``
-    and the exact command that would run the job on the cloud: never a silent switch.
+    The PC unreachable (exit 3) or out of memory (exit 5) → the cloud, when
+    ``--fallback cloud`` / ``--on-oom cloud`` consented in advance or ``ask`` (a person
+    at a terminal) says yes. The cloud out of credits or plan (exit 7) → the PC is
+    proposed. Without consent the error goes out with ``details.fallback`` and the exact
+    command to run.
     """
+    on_cloud = (target or "").strip().lower() == "cloud"
     try:
         return run(target)
     except TargetUnreachable as exc:
-        if (target or "").strip().lower() == "cloud":
+        if on_cloud:
             raise
         if fallback == "cloud":
             notice(f"{exc.message} Running on Comfy Cloud, as --fallback cloud allows.")
             return run("cloud")
         if ask is not None and ask(exc):
             return run("cloud")
-        exc.details["fallback"] = "cloud"
-        exc.details["command"] = command("cloud")
-        exc.hint = f"{exc.hint} To run it on Comfy Cloud instead (paid): {command('cloud')}"
-        raise
+        raise _propose(exc, "cloud", command, "To run it on Comfy Cloud instead (paid):") from None
+    except JobFailed as exc:
+        if on_cloud or exc.code != "out_of_memory":
+            raise
+        if on_oom == "cloud":
+            notice(f"{exc.message} Running on Comfy Cloud (96 GB), as --on-oom cloud allows.")
+            return run("cloud")
+        if ask is not None and ask(exc):
+            return run("cloud")
+        raise _propose(exc, "cloud", command, "Or on Comfy Cloud (96 GB, paid):") from None
+    except CloudAccountError as exc:
+        if not on_cloud or exc.code not in {"cloud_credits", "cloud_plan"}:
+            raise
+        raise _propose(exc, "local", command, "Run it on your PC instead:") from None
+
+
+def _propose(
+    exc: ComfycineError, where: str, command: Callable[[str], str], lead: str
+) -> ComfycineError:
+    exc.details["fallback"] = where
+    exc.details["command"] = command(where)
+    exc.hint = f"{exc.hint} {lead} {command(where)}"
+    return exc

@@ -67,6 +67,10 @@ def generate(
         str | None,
         typer.Option(help="'cloud': if the target is unreachable, run on Comfy Cloud instead."),
     ] = None,
+    on_oom: Annotated[
+        str | None,
+        typer.Option("--on-oom", help="'cloud': if the PC runs out of memory, rerun on the cloud."),
+    ] = None,
     target: TargetOpt = None,
     url: UrlOpt = None,
     json: JsonOpt = False,
@@ -111,6 +115,7 @@ def generate(
             ),
             target=chosen,
             fallback=fallback,
+            on_oom=on_oom,
             ask=_ask_cloud if _interactive() else None,
             command=lambda where: _same_command(template, text, sets, shortcuts, where),
             notice=output.info,

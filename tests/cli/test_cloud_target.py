@@ -8,6 +8,7 @@ import pytest
 
 from tests.cli_support import Isolation, files_under, invoke
 from tests.fakecloud.server import FakeCloud
+from tests.fakecomfy.server import FakeComfy
 
 
 @pytest.fixture
@@ -118,3 +119,73 @@ def test_targets_does_not_probe_a_keyless_cloud(
     monkeypatch.setenv("COMFY_CLOUD_URL", "http://127.0.0.1:9")
     rows = {r["name"]: r for r in invoke("targets", "--json").envelope()["data"]["targets"]}
     assert rows["cloud"]["state"] == "no_key"
+
+
+@pytest.fixture
+def both(
+    cloud: FakeCloud, fake_comfy: FakeComfy, monkeypatch: pytest.MonkeyPatch
+) -> tuple[FakeComfy, FakeCloud]:
+    """The PC is the fake ComfyUI, the cloud the fake Comfy Cloud."""
+    monkeypatch.setenv("COMFYUI_URL", fake_comfy.url)
+    return fake_comfy, cloud
+
+
+def test_out_of_memory_proposes_the_cloud(both: tuple[FakeComfy, FakeCloud]) -> None:
+    """OOM on the PC without consent: exit 5 with the cloud command; the cloud untouched."""
+    local, cloud = both
+    local.oom_next()
+    result = invoke("generate", "testimage", "--json")
+    assert result.exit_code == 5, result
+    error = result.envelope()["error"]
+    assert error["code"] == "out_of_memory" and error["details"]["fallback"] == "cloud"
+    assert error["details"]["command"].endswith("--target cloud") and cloud.submits == []
+
+
+def test_on_oom_cloud_reruns_on_the_cloud(both: tuple[FakeComfy, FakeCloud]) -> None:
+    """--on-oom cloud consents in advance: the job is rendered on the cloud."""
+    local, cloud = both
+    local.oom_next()
+    result = invoke("generate", "testimage", "--on-oom", "cloud", "--json")
+    assert result.exit_code == 0, result
+    assert result.envelope()["data"]["target"] == "cloud" and len(cloud.submits) == 1
+
+
+def test_cloud_out_of_credits_proposes_the_pc(both: tuple[FakeComfy, FakeCloud]) -> None:
+    """No credits left on the cloud: exit 7 proposing the same job on the PC."""
+    _, cloud = both
+    cloud.insufficient_credits()
+    result = invoke("generate", "testimage", "--target", "cloud", "--json")
+    assert result.exit_code == 7, result
+    details = result.envelope()["error"]["details"]
+    assert details["fallback"] == "local" and details["command"].endswith("--target local")
+
+
+def test_the_cloud_key_never_leaks(both: tuple[FakeComfy, FakeCloud], isolation: Isolation) -> None:
+    """Every command, succeeding or failing, with --debug: the key is in no output or file."""
+    local, cloud = both
+    key = cloud.api_key
+    runs = [
+        invoke("generate", "testimage", "--target", "cloud", "--json", "--debug"),
+        invoke("generate", "testimage", "--events"),
+        invoke("status", "--json"),
+        invoke("status", "last", "--debug"),
+        invoke("wait", "last", "--json"),
+        invoke("workflow", "validate", "testimage", "--target", "cloud", "--json"),
+        invoke("workflow", "nodes", "image", "--target", "cloud", "--json"),
+        invoke("workflow", "list", "--json"),
+        invoke("targets", "--json"),
+        invoke("version", "--json"),
+        invoke("server", "status", "--json"),
+    ]
+    cloud.insufficient_credits()
+    runs.append(invoke("generate", "testimage", "--target", "cloud", "--json", "--debug"))
+    cloud.fail_next("RuntimeError", f"upstream said key={key}")
+    runs.append(invoke("generate", "testimage", "--target", "cloud", "--json", "--debug"))
+    assert runs[0].exit_code == 0 and runs[-2].exit_code == 7, runs[-2]
+    for result in runs:
+        assert key not in result.stdout and key not in result.stderr, result
+    written = files_under(isolation.root)
+    assert any(p.name == "ledger.sqlite3" for p in written)
+    for path in written:
+        assert key.encode() not in path.read_bytes(), path
+    assert cloud.take_storage_violations() == []
