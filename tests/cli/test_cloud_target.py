@@ -162,7 +162,7 @@ def test_cloud_out_of_credits_proposes_the_pc(both: tuple[FakeComfy, FakeCloud])
 
 def test_the_cloud_key_never_leaks(both: tuple[FakeComfy, FakeCloud], isolation: Isolation) -> None:
     """Every command, succeeding or failing, with --debug: the key is in no output or file."""
-    local, cloud = both
+    _, cloud = both
     key = cloud.api_key
     runs = [
         invoke("generate", "testimage", "--target", "cloud", "--json", "--debug"),
