@@ -324,6 +324,13 @@ class ComfyClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    async def job_in_flight(self, prompt_id: str) -> bool | None:
+        """Whether the server says the job is still going; None: ask ``/queue`` instead.
+
+        A local ComfyUI has no per-job status route; Comfy Cloud overrides this.
+        """
+        return None
+
     def ws_query(self) -> dict[str, str]:
         """Extra query parameters for the WebSocket URL (none for a local ComfyUI)."""
         return {}

@@ -381,6 +381,10 @@ class CloudClient(ComfyClient):
             raise ServerError(f"/api/job/{prompt_id}/status answered without a status.")
         return str(data["status"])
 
+    async def job_in_flight(self, prompt_id: str) -> bool | None:
+        """The lightweight status poll: anything not known as terminal is still going."""
+        return not is_terminal_status(await self.job_status(prompt_id))
+
     async def history(self, prompt_id: str) -> HistoryEntry | None:
         """The finished job from ``/api/jobs/{id}``, or None while in flight or unknown.
 

@@ -10,13 +10,13 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from .client import ComfyClient
 from .errors import ComfycineError, JobInterrupted, RecordedError, recordable
 from .jobs import JobRunner, Observer
 from .journal import Journal
 from .ledger import JobRecord, Ledger
 from .results import JobResult, interrupted_error, outcome_result
 from .settings import Settings
+from .targets import client_for
 
 
 async def _wait(
@@ -28,7 +28,7 @@ async def _wait(
             return JobResult.from_record(record)
         if record.is_terminal and record.status != "succeeded":
             return _raise_recorded(record)
-        async with ComfyClient(record.server_url) as client:
+        async with client_for(settings, record.target, record.server_url) as client:
             runner = JobRunner(
                 client,
                 journal,
@@ -81,10 +81,10 @@ def _job_view(record: JobRecord, live: str | None = None) -> dict[str, Any]:
     return view
 
 
-async def _live_state(record: JobRecord) -> tuple[str | None, JobRecord]:
-    """Ask the server about an unfinished job (quickly); None when it cannot answer."""
+async def _live_state(settings: Settings, record: JobRecord) -> tuple[str | None, JobRecord]:
+    """Ask the server about an unfinished job; None when it cannot answer."""
     try:
-        async with ComfyClient(record.server_url, connect_timeout=2.0, read_timeout=5.0) as c:
+        async with client_for(settings, record.target, record.server_url) as c:
             if await c.history(record.id) is not None:
                 return "finished (not collected: run comfycine wait)", record
             position = (await c.queue()).position(record.id)
@@ -110,7 +110,7 @@ def status(settings: Settings, ref: str | None = None, *, limit: int = 20) -> St
         record = ledger.find(ref)
         live = None
         if not record.is_terminal:
-            live, record = asyncio.run(_live_state(record))
+            live, record = asyncio.run(_live_state(settings, record))
             record = _refresh(ledger, record, live)
     return StatusResult([_job_view(record, live)], single=True)
 
@@ -132,7 +132,7 @@ async def _cancel(settings: Settings, ref: str) -> CancelResult:
         record = ledger.find(ref)
         if record.is_terminal:
             return CancelResult(record.id, "already_finished")
-        async with ComfyClient(record.server_url) as client:
+        async with client_for(settings, record.target, record.server_url) as client:
             queue = await client.queue()
             position = queue.position(record.id)
             if position == 0:

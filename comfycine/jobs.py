@@ -310,6 +310,8 @@ class JobRunner:
         history = await self.client.history(record.id)
         if history is not None:
             return history
+        if await self.client.job_in_flight(record.id):
+            return None  # Comfy Cloud's status route: queued or running, keep following
         queue = await self.client.queue()
         position = queue.position(record.id)
         if position is not None:

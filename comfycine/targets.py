@@ -110,3 +110,11 @@ async def check_targets(settings: Settings, *, timeout: float = 3.0) -> list[dic
         else:
             rows.append({**target.to_dict(), **result.to_dict()})
     return rows
+
+
+def client_for(settings: Settings, target_name: str, server_url: str) -> ComfyClient:
+    """A client for a job recorded on ``target_name`` at ``server_url`` (the ledger's)."""
+    known = named_targets(settings).get(target_name)
+    if known is not None and known.is_cloud:
+        return Target(known.name, server_url, known.kind, known.api_key).client()
+    return ComfyClient(server_url)

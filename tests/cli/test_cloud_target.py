@@ -189,3 +189,16 @@ def test_the_cloud_key_never_leaks(both: tuple[FakeComfy, FakeCloud], isolation:
     for path in written:
         assert key.encode() not in path.read_bytes(), path
     assert cloud.take_storage_violations() == []
+
+
+def test_wait_on_cloud_polls_status_then_collects(cloud: FakeCloud) -> None:
+    """A cloud job left running (timeout) is followed later: status polled, outputs fetched."""
+    cloud.node_seconds = 0.4
+    first = invoke("generate", "testimage", "--target", "cloud", "--timeout", "0.2", "--json")
+    assert first.exit_code == 6, first
+    job = first.envelope()["error"]["details"]["job"]
+    waited = invoke("wait", job, "--json")
+    assert waited.exit_code == 0, waited
+    assert Path(waited.envelope()["data"]["outputs"][0]).is_file()
+    assert any("/status" in path for _, path, _ in cloud.requests)
+    assert cloud.take_storage_violations() == []
