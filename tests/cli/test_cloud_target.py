@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,17 @@ def test_wait_on_cloud_polls_status_then_collects(cloud: FakeCloud) -> None:
     assert Path(waited.envelope()["data"]["outputs"][0]).is_file()
     assert any("/status" in path for _, path, _ in cloud.requests)
     assert cloud.take_storage_violations() == []
+
+
+def test_other_jobs_on_the_same_cloud_socket_are_ignored(cloud: FakeCloud) -> None:
+    """Cloud sends every job of the account on each socket: only ours is followed."""
+    cloud.node_seconds = 0.05
+    cloud.pause()
+    foreign = cloud.other_user_job()
+    threading.Timer(0.3, cloud.resume).start()
+    result = invoke("generate", "testimage", "--target", "cloud", "--events")
+    assert result.exit_code == 0, result
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    job = lines[-1]["data"]["job"]
+    assert job != foreign and all(p["progress"]["job_id"] == job for p in lines[:-1])
+    assert len(lines[-1]["data"]["outputs"]) == 1
