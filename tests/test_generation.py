@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,45 @@ def test_seed_values_keep_only_seeds(tmp_path: Path) -> None:
     template = load_template(str(path), [])
     values = {"seed": 7, "noise_seed": 8, "steps": 20}
     assert seed_values(template, values) == {"seed": 7, "noise_seed": 8}
+
+
+def _unreachable_then_ok(calls: list[str | None]) -> Any:
+    """A runner failing on the PC (unreachable) and succeeding on the cloud."""
+    from comfycine.errors import TargetUnreachable
+    from comfycine.results import JobResult
+
+    def run(where: str | None) -> JobResult:
+        calls.append(where)
+        if where != "cloud":
+            raise TargetUnreachable("Cannot reach ComfyUI.", details={"reason": "timeout"})
+        return JobResult(job="j", target="cloud", status="succeeded", template="t")
+
+    return run
+
+
+def test_fallback_asks_a_person_and_obeys_the_answer() -> None:
+    """On a terminal the question decides: yes runs on the cloud, no keeps exit 3."""
+    from comfycine.errors import TargetUnreachable
+    from comfycine.generation import with_fallback
+
+    calls: list[str | None] = []
+    result = with_fallback(
+        _unreachable_then_ok(calls),
+        target=None,
+        fallback=None,
+        ask=lambda exc: True,
+        command=lambda where: f"cmd --target {where}",
+        notice=lambda text: None,
+    )
+    assert result.target == "cloud" and calls == [None, "cloud"]
+    calls.clear()
+    with pytest.raises(TargetUnreachable) as info:
+        with_fallback(
+            _unreachable_then_ok(calls),
+            target=None,
+            fallback=None,
+            ask=lambda exc: False,
+            command=lambda where: f"cmd --target {where}",
+            notice=lambda text: None,
+        )
+    assert calls == [None] and info.value.details["command"] == "cmd --target cloud"

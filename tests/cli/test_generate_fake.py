@@ -22,12 +22,14 @@ def fake(isolation: Isolation, fake_comfy: FakeComfy, monkeypatch: pytest.Monkey
     return fake_comfy
 
 
-def once_submitted(fake: FakeComfy, action: object, delay: float = 0.1) -> threading.Thread:
-    """Run ``action()`` shortly after the fake received a prompt (mid-job, even when slow)."""
+def once_submitted(
+    fake: FakeComfy, action: object, delay: float = 0.1, count: int = 1
+) -> threading.Thread:
+    """Run ``action()`` shortly after the fake received ``count`` prompts (however slow)."""
 
     def wait_then_act() -> None:
         deadline = time.monotonic() + 30
-        while not fake.prompts_received and time.monotonic() < deadline:
+        while len(fake.prompts_received) < count and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(delay)
         action()  # type: ignore[operator]
@@ -35,13 +37,6 @@ def once_submitted(fake: FakeComfy, action: object, delay: float = 0.1) -> threa
     thread = threading.Thread(target=wait_then_act)
     thread.start()
     return thread
-
-
-def later(seconds: float, action: object) -> threading.Timer:
-    """Run ``action()`` on a timer thread (a scenario event during a job)."""
-    timer = threading.Timer(seconds, action)  # type: ignore[arg-type]
-    timer.start()
-    return timer
 
 
 def test_dropped_socket_mid_job_still_collects(fake: FakeComfy) -> None:
@@ -204,7 +199,7 @@ def test_queue_position_is_reported_while_waiting(fake: FakeComfy) -> None:
     fake.pause()
     for color in ("1", "2"):
         invoke("generate", TEMPLATE, "--set", f"color={color}", "--detach", "--json")
-    timer = later(0.5, fake.resume)
+    timer = once_submitted(fake, fake.resume, delay=0.3, count=3)
     result = invoke("generate", TEMPLATE, "--set", "color=3", "--events")
     timer.join()
     assert result.exit_code == 0, result
