@@ -23,11 +23,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -37,10 +35,10 @@ from tests.fakecloud.routes import build_app
 from tests.fakecloud.state import OOM_MESSAGE, OOM_TYPE, CloudState, Failure, Refusal
 from tests.fakecloud.storage import Storage, StorageRequest
 from tests.fakecomfy.nodes import load_object_info
+from tests.loopthread import CALL_TIMEOUT, LoopThread
 
 T = TypeVar("T")
 API_KEY = "comfyui-fakecloud-test-key-0123456789abcdef"
-CALL_TIMEOUT = 30.0
 UPLOAD_LIMIT = 50 * 1024 * 1024
 
 # A graph of the object_info subset that the executor runs for other_user_job().
@@ -50,7 +48,7 @@ FOREIGN_PROMPT: dict[str, Any] = {
 }
 
 
-class FakeCloud:
+class FakeCloud(LoopThread):
     """A fake Comfy Cloud plus storage host in a background thread; a context manager.
 
     Attributes (scenario knobs):
@@ -63,7 +61,10 @@ class FakeCloud:
         upload_limit_bytes: ``/api/upload/image`` refuses bigger images with 400.
     """
 
+    thread_name = "fakecloud"
+
     def __init__(self, *, api_key: str = API_KEY, host: str = "127.0.0.1") -> None:
+        super().__init__()
         self.api_key = api_key
         self.node_seconds = 0.005
         self.step_seconds = 0.0
@@ -73,8 +74,6 @@ class FakeCloud:
         self.upload_limit_bytes = UPLOAD_LIMIT
         self._host = host
         self._ports: tuple[int, int] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._state: CloudState | None = None
         self._storage: Storage | None = None
         self._runners: list[web.AppRunner] = []
@@ -108,54 +107,6 @@ class FakeCloud:
     def headers(self) -> dict[str, str]:
         """``{"X-API-Key": api_key}``, for requests made by tests."""
         return {"X-API-Key": self.api_key}
-
-    def start(self) -> FakeCloud:
-        """Start both servers; return self once they accept requests."""
-        if self._thread is not None:
-            raise RuntimeError("FakeCloud is already started")
-        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._thread = threading.Thread(
-            target=self._serve, args=(ready,), name="fakecloud", daemon=True
-        )
-        self._thread.start()
-        ready.result(timeout=CALL_TIMEOUT)
-        return self
-
-    def stop(self) -> None:
-        """Close every connection and stop the thread."""
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None and thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(CALL_TIMEOUT)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(CALL_TIMEOUT)
-        self._thread = self._loop = None
-
-    def __enter__(self) -> FakeCloud:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _serve(self, ready: concurrent.futures.Future[None]) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._boot())
-        except BaseException as exc:
-            ready.set_exception(exc)
-            loop.close()
-            return
-        ready.set_result(None)
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
 
     async def _boot(self) -> None:
         state = CloudState(self.api_key, self, load_object_info())

@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -40,13 +39,13 @@ from tests.fakecomfy.files import Folders
 from tests.fakecomfy.nodes import load_object_info
 from tests.fakecomfy.routes import build_app, strip_api
 from tests.fakecomfy.state import OOM_MESSAGE, OOM_TIPS, OOM_TYPE, Failure, ServerState
+from tests.loopthread import CALL_TIMEOUT, LoopThread
 
 T = TypeVar("T")
 DEFAULT_MODELS = {"checkpoints": ["tiny-random-sd15.safetensors"]}
-CALL_TIMEOUT = 30.0
 
 
-class FakeComfy:
+class FakeComfy(LoopThread):
     """A fake ComfyUI server in a background thread; also a context manager.
 
     Attributes (scenario knobs):
@@ -64,6 +63,8 @@ class FakeComfy:
             neither server memory nor disk grows); reset to None once used.
     """
 
+    thread_name = "fakecomfy"
+
     def __init__(
         self,
         *,
@@ -71,6 +72,7 @@ class FakeComfy:
         object_info: dict[str, Any] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
+        super().__init__()
         self.node_seconds = 0.0
         self.step_seconds = 0.0
         self.steps: int | None = None
@@ -84,8 +86,6 @@ class FakeComfy:
         self._port: int | None = None
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._folders: Folders | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._state: ServerState | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -118,52 +118,15 @@ class FakeComfy:
             raise RuntimeError("FakeComfy is already started")
         self._tempdir = tempfile.TemporaryDirectory(prefix="fakecomfy-")
         self._folders = Folders.create(Path(self._tempdir.name))
-        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._thread = threading.Thread(
-            target=self._serve, args=(ready,), name="fakecomfy", daemon=True
-        )
-        self._thread.start()
-        ready.result(timeout=CALL_TIMEOUT)
+        self._start_thread()
         return self
 
     def stop(self) -> None:
         """Close every connection, stop the thread and delete the server's files."""
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None and thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(CALL_TIMEOUT)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(CALL_TIMEOUT)
-        self._thread = self._loop = None
+        self._stop_thread()
         if self._tempdir is not None:
             self._tempdir.cleanup()
             self._tempdir = None
-
-    def __enter__(self) -> FakeComfy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _serve(self, ready: concurrent.futures.Future[None]) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._boot())
-        except BaseException as exc:
-            ready.set_exception(exc)
-            loop.close()
-            return
-        ready.set_result(None)
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
 
     async def _boot(self) -> None:
         assert self._folders is not None
