@@ -254,6 +254,20 @@ def _json(response: httpx.Response) -> Any:
         ) from None
 
 
+def prompt_body(
+    graph: dict[str, Any],
+    *,
+    prompt_id: str,
+    client_id: str,
+    extra_data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON body of ``POST /prompt`` (local and Comfy Cloud alike), with our ids."""
+    body: dict[str, Any] = {"prompt": graph, "client_id": client_id, "prompt_id": prompt_id}
+    if extra_data:
+        body["extra_data"] = extra_data
+    return body
+
+
 def validation_error(body: dict[str, Any]) -> ValidationFailed:
     """The error for a 400 answer to ``POST /prompt``, with the server's own reason."""
     error = body.get("error") if isinstance(body.get("error"), dict) else {}
@@ -435,9 +449,7 @@ class ComfyClient:
         extra_data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """``POST /prompt`` with our own ids; raises :class:`ValidationFailed` on a 400."""
-        body: dict[str, Any] = {"prompt": graph, "client_id": client_id, "prompt_id": prompt_id}
-        if extra_data:
-            body["extra_data"] = extra_data
+        body = prompt_body(graph, prompt_id=prompt_id, client_id=client_id, extra_data=extra_data)
         response = await self._request("POST", "/prompt", json=body)
         if response.status_code == 400:
             data = _json(response)

@@ -36,6 +36,7 @@ from .client import (
     map_http_errors,
     parse_history_entry,
     parse_outputs,
+    prompt_body,
     validation_error,
 )
 from .errors import CloudAccountError, DownloadFailed, ServerError, UsageError
@@ -346,9 +347,7 @@ class CloudClient(ComfyClient):
         ``Retry-After`` (at most :data:`SUBMIT_TRIES` tries, each wait capped at
         :data:`MAX_RETRY_WAIT` s), then raises ``cloud_queue_full``.
         """
-        body: dict[str, Any] = {"prompt": graph, "client_id": client_id, "prompt_id": prompt_id}
-        if extra_data:
-            body["extra_data"] = extra_data
+        body = prompt_body(graph, prompt_id=prompt_id, client_id=client_id, extra_data=extra_data)
         for attempt in range(1, SUBMIT_TRIES + 1):
             response = await self._send("POST", "/api/prompt", json=body)
             error = self._account_error(response) if response.status_code >= 401 else None

@@ -277,24 +277,18 @@ def with_fallback(
     on_cloud = (target or "").strip().lower() == "cloud"
     try:
         return run(target)
-    except TargetUnreachable as exc:
-        if on_cloud:
+    except (TargetUnreachable, JobFailed) as exc:
+        oom = isinstance(exc, JobFailed)
+        if on_cloud or (oom and exc.code != "out_of_memory"):
             raise
-        if fallback == "cloud":
-            notice(f"{exc.message} Running on Comfy Cloud, as --fallback cloud allows.")
+        consented, flag = (on_oom, "--on-oom") if oom else (fallback, "--fallback")
+        if consented == "cloud":
+            notice(f"{exc.message} Running on Comfy Cloud, as {flag} cloud allows.")
             return run("cloud")
         if ask is not None and ask(exc):
             return run("cloud")
-        raise _propose(exc, "cloud", command, "To run it on Comfy Cloud instead (paid):") from None
-    except JobFailed as exc:
-        if on_cloud or exc.code != "out_of_memory":
-            raise
-        if on_oom == "cloud":
-            notice(f"{exc.message} Running on Comfy Cloud (96 GB), as --on-oom cloud allows.")
-            return run("cloud")
-        if ask is not None and ask(exc):
-            return run("cloud")
-        raise _propose(exc, "cloud", command, "Or on Comfy Cloud (96 GB, paid):") from None
+        lead = "Or on Comfy Cloud (96 GB, paid):" if oom else "To run it on Comfy Cloud (paid):"
+        raise _propose(exc, "cloud", command, lead) from None
     except CloudAccountError as exc:
         if not on_cloud or exc.code not in {"cloud_credits", "cloud_plan"}:
             raise
