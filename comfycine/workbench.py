@@ -146,14 +146,17 @@ class ValidationReport:
         )
 
 
-def check(loaded: LoadedWorkflow, catalog: CatalogResult) -> ValidationReport:
-    """Validate a loaded workflow against a catalog."""
+def check(
+    loaded: LoadedWorkflow, catalog: CatalogResult, *, uploaded: Collection[str] = ()
+) -> ValidationReport:
+    """Validate a loaded workflow against a catalog (``uploaded``: input files just sent)."""
     problems = validate_graph(
         loaded.graph,
         catalog.catalog,
         models=catalog.models,
         declared_models=loaded.declared_models,
         custom_nodes=loaded.custom_nodes,
+        input_files=uploaded,
     )
     return ValidationReport(loaded.label, loaded.source, catalog.source, problems, loaded.warnings)
 
@@ -312,24 +315,7 @@ async def preflight(
     """
     loaded = LoadedWorkflow(label, graph, "template" if template else "api", None, template)
     snapshot = load_quick_catalog(settings.cache_dir, client.base_url)
-    if snapshot is not None and not _besides_uploads(check(loaded, snapshot), graph, uploaded):
+    if snapshot is not None and not check(loaded, snapshot, uploaded=uploaded).problems:
         return
     catalog = await load_catalog(client, settings.cache_dir)
-    report = check(loaded, catalog)
-    report.problems = _besides_uploads(report, graph, uploaded)
-    report.raise_if_invalid()
-
-
-def _besides_uploads(
-    report: ValidationReport, graph: dict[str, Any], uploaded: Collection[str]
-) -> list[Problem]:
-    """The problems, less "not in the list" for the files this job just uploaded."""
-    return [
-        p
-        for p in report.problems
-        if not (
-            p.code == "bad_value"
-            and p.node in graph
-            and graph[str(p.node)].get("inputs", {}).get(p.input) in uploaded
-        )
-    ]
+    check(loaded, catalog, uploaded=uploaded).raise_if_invalid()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,9 +233,15 @@ class _Checker:
     """One validation pass over a graph; collects problems with their sort keys."""
 
     def __init__(
-        self, graph: dict[str, Any], catalog: Catalog, index: ModelIndex, packs: dict[str, Any]
+        self,
+        graph: dict[str, Any],
+        catalog: Catalog,
+        index: ModelIndex,
+        packs: dict[str, Any],
+        input_files: Collection[str] = (),
     ) -> None:
         self.graph = graph
+        self.input_files = frozenset(input_files)
         self.catalog = catalog
         self.index = index
         self.packs = packs
@@ -421,6 +427,8 @@ class _Checker:
             return None
         if spec.upload and isinstance(item, str) and not _plain_input_file(item):
             return None  # subfolders and annotated paths are not listed; the server checks
+        if spec.upload and item in self.input_files:
+            return None  # just uploaded: newer than the node list that was read
         if model:
             return self.missing_model(cls, spec, item, options)
         if spec.upload:
@@ -493,6 +501,7 @@ def validate_graph(
     models: dict[str, list[str]] | None = None,
     declared_models: Sequence[dict[str, Any]] = (),
     custom_nodes: Sequence[dict[str, Any]] = (),
+    input_files: Collection[str] = (),
 ) -> list[Problem]:
     """Every problem of an API-format graph, in one pass, in a stable order.
 
@@ -500,8 +509,10 @@ def validate_graph(
     unknown: then only the combo lists of the catalog are used). ``declared_models`` and
     ``custom_nodes`` are the template sidecar's lists; they turn a missing class into
     ``missing_custom_node`` with the pack's install command and a missing model into
-    ``missing_model`` with its download URL. Placeholder values (``PARAM_*``) are only
-    checked for kind. An empty list means the graph is valid for this catalog.
+    ``missing_model`` with its download URL. ``input_files`` are files known to be in
+    the server's input folder (just uploaded) even if the catalog's lists predate them.
+    Placeholder values (``PARAM_*``) are only checked for kind. An empty list means the
+    graph is valid for this catalog.
     """
     if not isinstance(graph, dict):
         message = f"The workflow is a JSON {type(graph).__name__}, not an object of nodes."
@@ -513,7 +524,7 @@ def validate_graph(
         for cls in classes if isinstance(classes, list) else ():
             packs.setdefault(str(cls), pack)
     graph = {str(k): v for k, v in graph.items()}
-    checker = _Checker(graph, catalog, ModelIndex(models, declared_models), packs)
+    checker = _Checker(graph, catalog, ModelIndex(models, declared_models), packs, input_files)
     for node_id in graph:
         checker.check_node(node_id)
     checker.check_loops()

@@ -576,3 +576,10 @@ async def test_real_server_rejects_what_we_reject(real_comfyui: RealComfyUI, tmp
     found = {p.code for p in validate_graph(combined, result.catalog, models=result.models)}
     assert {"missing_model", "unknown_node", "bad_value", "type_mismatch", "missing_input"} <= found
     assert validate_graph(big_graph(20, 98), result.catalog, models=result.models) == []
+
+
+def test_just_uploaded_input_files_are_accepted() -> None:
+    """A LoadImage file missing from the node list is fine once known to be uploaded."""
+    graph = {"1": node("LoadImage", image="plate-0042.png"), "2": save(["1", 0])}
+    assert only(validate_graph(graph, CATALOG)).code == "bad_value"
+    assert validate_graph(graph, CATALOG, input_files={"plate-0042.png"}) == []
