@@ -105,18 +105,35 @@ async def _generate(
     prompt, target = split_target_prefix(prompt, target)
     chosen = resolve_target(settings, target)
     template = load_template(template_name, template_dirs(settings.workflow_dir))
-    overrides = resolve_media_shortcuts(template, overrides)
-    binding = bind_values(template, prompt=prompt, assignments=assignments, overrides=overrides)
-    job = PreparedJob(
+    job = prepare_template_job(
+        template, prompt=prompt, assignments=assignments, overrides=overrides, validate=validate
+    )
+    return await run_prepared(
+        settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
+    )
+
+
+def prepare_template_job(
+    template: Template,
+    *,
+    prompt: str | None = None,
+    assignments: Sequence[str] = (),
+    overrides: Mapping[str, str] | None = None,
+    validate: bool = True,
+) -> PreparedJob:
+    """Bind values to a template (media shortcuts, seeds drawn) as a job ready to run.
+
+    The one way ``generate``, ``batch`` and ``watch`` turn a template into a job.
+    """
+    resolved = resolve_media_shortcuts(template, overrides or {})
+    binding = bind_values(template, prompt=prompt, assignments=assignments, overrides=resolved)
+    return PreparedJob(
         label=template.name,
         media=binding.media,
         build=lambda uploaded: render_graph(template, binding.values, uploaded),
         params=_json_params(binding.values),
         seeds=seed_values(template, binding.values),
         preflight=template if validate else None,
-    )
-    return await run_prepared(
-        settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
     )
 
 
@@ -131,6 +148,9 @@ class PreparedJob:
     seeds: dict[str, int] = field(default_factory=dict)
     # Checked against the server's nodes and models before anything is sent (None: skip).
     preflight: Template | bool | None = True
+    # Set by batch and watch: which run and which input file the job belongs to.
+    batch_id: str | None = None
+    source_path: str | None = None
 
 
 async def run_prepared(
@@ -169,6 +189,8 @@ async def run_prepared(
                 template=job.label,
                 params=job.params,
                 seeds=job.seeds,
+                batch_id=job.batch_id,
+                source_path=job.source_path,
             )
             try:
                 # Reachable first (bounded at 2.5 s): a server that accepts connections

@@ -161,6 +161,8 @@ class JobRunner:
         template: str | None,
         params: dict[str, Any],
         seeds: dict[str, int],
+        batch_id: str | None = None,
+        source_path: str | None = None,
     ) -> JobRecord:
         """Write the job into the ledger before anything is sent (status ``submitting``).
 
@@ -179,6 +181,8 @@ class JobRunner:
                 graph=graph,
                 status="submitting",
                 pid=os.getpid(),
+                batch_id=batch_id,
+                source_path=source_path,
             )
         )
 
