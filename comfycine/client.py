@@ -10,7 +10,7 @@ import asyncio
 import errno
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -400,6 +400,28 @@ class ComfyClient:
         _raise_for_server_error(response)
         data = _json(response)
         return [str(name) for name in data] if isinstance(data, list) else []
+
+    async def first_json(self, paths: Sequence[str], *, timeout: float = 5.0) -> Any | None:
+        """The JSON of the first of ``paths`` that answers 200, None when none does.
+
+        For optional routes that differ between versions (ComfyUI-Manager v4 ``/v2/…``,
+        then v3): a 404, an HTML page or a server error just means "not here".
+        """
+        for path in paths:
+            response = await self._request("GET", path, timeout=timeout)
+            if response.status_code != 200:
+                continue
+            try:
+                return response.json()
+            except ValueError:
+                continue
+        return None
+
+    async def free_memory(self, *, unload_models: bool = True) -> None:
+        """``POST /free``: release cached memory (and unload the models, by default)."""
+        body = {"unload_models": unload_models, "free_memory": True}
+        response = await self._request("POST", "/free", json=body)
+        _raise_for_server_error(response)
 
     async def list_userdata(self, directory: str) -> list[dict[str, Any]] | None:
         """Files under ``user/<user>/<directory>`` (recursive), None when it does not exist.

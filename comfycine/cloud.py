@@ -412,6 +412,14 @@ class CloudClient(ComfyClient):
         """
         await super().interrupt(prompt_id)
 
+    async def free_memory(self, *, unload_models: bool = True) -> None:
+        """Comfy Cloud manages its GPUs itself: there is nothing to free."""
+        raise UsageError(
+            "Comfy Cloud frees its GPU memory itself; /free is for your own ComfyUI.",
+            hint="Free the PC's memory with: comfycine free --target local",
+            code="not_on_cloud",
+        )
+
     async def object_info(self, node_class: str | None = None) -> dict[str, Any]:
         """``/api/object_info``; one class is picked from the full answer if need be.
 

@@ -23,8 +23,10 @@ ENV_CACHE_DIR = "COMFYCINE_CACHE_DIR"
 ENV_NOTIFY_COMMAND = "COMFYCINE_NOTIFY_COMMAND"
 ENV_TELEGRAM_BOT_TOKEN = "TELEGRAM_BOT_TOKEN"
 ENV_TELEGRAM_CHAT_ID = "TELEGRAM_CHAT_ID"
+ENV_TELEGRAM_API_URL = "COMFYCINE_TELEGRAM_API_URL"
 ENV_DEBUG = "COMFYCINE_DEBUG"
 ENV_TARGETS = "COMFYCINE_TARGETS"
+ENV_TAILSCALE = "COMFYCINE_TAILSCALE"
 ENV_DOTENV = "COMFYCINE_ENV_FILE"
 
 # field name -> environment names, first match wins
@@ -40,8 +42,10 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "notify_command": (ENV_NOTIFY_COMMAND,),
     "telegram_bot_token": (ENV_TELEGRAM_BOT_TOKEN,),
     "telegram_chat_id": (ENV_TELEGRAM_CHAT_ID,),
+    "telegram_api_url": (ENV_TELEGRAM_API_URL,),
     "debug": (ENV_DEBUG,),
     "targets": (ENV_TARGETS,),
+    "tailscale_cli": (ENV_TAILSCALE,),
 }
 
 

@@ -17,6 +17,7 @@
     │   ├── JobInterrupted              exit 5   cancelled while running
     │   ├── JobLost                     exit 5   vanished from queue and history
     │   └── DownloadFailed              exit 5   an output could not be fetched
+    ├── NotifyFailed                    exit 5   no notification channel delivered
     ├── StillRunning                    exit 6   the wait ended before the job
     ├── CloudAccountError               exit 7   key, credits, plan, queue full
     └── Interrupted                     exit 130 Ctrl-C
@@ -177,6 +178,21 @@ class DownloadFailed(JobFailed):
 
     code = "download_failed"
     default_hint = "Retry the download with: comfycine wait JOB"
+
+
+class NotifyFailed(ComfycineError):
+    """Every configured notification channel failed (``comfycine notify``).
+
+    Exit 5, "failed while running": the command ran and what it did failed. Not 3,
+    which tells an agent the ComfyUI target is down and to propose the cloud.
+    """
+
+    code = "notify_failed"
+    exit_code = ExitCode.FAILED
+    default_hint = (
+        "Check TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID and COMFYCINE_NOTIFY_COMMAND; "
+        "details.outcomes says what each channel answered."
+    )
 
 
 class StillRunning(ComfycineError):

@@ -56,6 +56,27 @@ def split_target_prefix(prompt: str | None, target: str | None) -> tuple[str | N
     return prompt, target
 
 
+def join_prompt_words(
+    template: str, words: Sequence[str], prompt: str | None
+) -> tuple[str, str | None]:
+    """``generate wan22-t2v a rainy street`` → (``wan22-t2v``, ``a rainy street``).
+
+    How a slash command passes the filmmaker's words as they are; ``@cloud`` may come
+    before the template too (``generate @cloud wan22-t2v a rainy street``).
+    """
+    rest = list(words)
+    if template.strip().lower() == "@cloud" and rest:
+        template, rest = rest[0], ["@cloud", *rest[1:]]
+    if not rest:
+        return template, prompt
+    if prompt is not None:
+        raise UsageError(
+            "The prompt is given twice: as words after the template and with --prompt.",
+            hint="Keep one of the two.",
+        )
+    return template, " ".join(rest)
+
+
 def resolve_media_shortcuts(template: Template, overrides: Mapping[str, str]) -> dict[str, str]:
     """Turn ``--image``/``--video`` (keys ``@image``/``@video``) into the template's own name."""
     resolved: dict[str, str] = {}
@@ -108,9 +129,19 @@ async def _generate(
     job = prepare_template_job(
         template, prompt=prompt, assignments=assignments, overrides=overrides, validate=validate
     )
-    return await run_prepared(
-        settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
-    )
+    try:
+        return await run_prepared(
+            settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
+        )
+    except ComfycineError as exc:
+        from .diagnose import attach
+        from .diagnose.context import context_for
+
+        job_id = exc.details.get("job")
+        context = context_for(
+            template, params=job.params, seeds=job.seeds, target=chosen.name, job=job_id
+        )
+        raise attach(exc, context) from None
 
 
 def prepare_template_job(
@@ -151,6 +182,8 @@ class PreparedJob:
     # Set by batch and watch: which run and which input file the job belongs to.
     batch_id: str | None = None
     source_path: str | None = None
+    # Set by batch and watch: the input's identity (content, template, parameters).
+    item_key: str | None = None
 
 
 async def run_prepared(
@@ -163,57 +196,86 @@ async def run_prepared(
     observer: Observer | None,
 ) -> JobResult:
     """Upload, record, submit and (unless detached) follow one prepared job."""
+    async with (
+        target.client() as client,
+        Journal(settings.ledger_path, secrets=settings.secret_values) as journal,
+    ):
+        return await run_prepared_on(
+            client,
+            journal,
+            settings,
+            job,
+            target=target.name,
+            detach=detach,
+            timeout=timeout,
+            observer=observer,
+        )
+
+
+async def run_prepared_on(
+    client: ComfyClient,
+    journal: Journal,
+    settings: Settings,
+    job: PreparedJob,
+    *,
+    target: str,
+    detach: bool = False,
+    timeout: float | None = None,
+    observer: Observer | None = None,
+) -> JobResult:
+    """:func:`run_prepared` on a client and an open journal that the caller keeps.
+
+    ``batch`` runs many jobs this way over one connection pool and one ledger
+    connection; ``target`` is the target's name, recorded with the job.
+    """
     prompt_id, client_id = new_ids()
-    async with target.client() as client:
-        journal = Journal(settings.ledger_path, secrets=settings.secret_values)
-        runner = JobRunner(
-            client, journal, target=target.name, output_dir=settings.output_dir, observer=observer
+    runner = JobRunner(
+        client, journal, target=target, output_dir=settings.output_dir, observer=observer
+    )
+    # The socket must be open before the POST; prepare the job while its handshake
+    # is in flight (round trips over Tailscale). Detached: just check the server.
+    reaching: asyncio.Future[Any] = asyncio.ensure_future(
+        client.queue() if detach else runner.open_stream(client_id)
+    )
+    stream: EventStream | None = None
+    try:
+        uploaded: dict[str, str] = {}
+        if job.media:
+            stream = _as_stream(await reaching)
+            uploaded = await runner.upload_media(job.media)
+        graph = job.build(uploaded)
+        record = await runner.record(
+            graph,
+            prompt_id=prompt_id,
+            client_id=client_id,
+            template=job.label,
+            params=job.params,
+            seeds=job.seeds,
+            batch_id=job.batch_id,
+            source_path=job.source_path,
+            item_key=job.item_key,
         )
-        # The socket must be open before the POST; prepare the job while its handshake
-        # is in flight (round trips over Tailscale). Detached: just check the server.
-        reaching: asyncio.Future[Any] = asyncio.ensure_future(
-            client.queue() if detach else runner.open_stream(client_id)
-        )
-        stream: EventStream | None = None
         try:
-            await journal.open()
-            uploaded: dict[str, str] = {}
-            if job.media:
-                stream = _as_stream(await reaching)
-                uploaded = await runner.upload_media(job.media)
-            graph = job.build(uploaded)
-            record = await runner.record(
-                graph,
-                prompt_id=prompt_id,
-                client_id=client_id,
-                template=job.label,
-                params=job.params,
-                seeds=job.seeds,
-                batch_id=job.batch_id,
-                source_path=job.source_path,
-            )
-            try:
-                # Reachable first (bounded at 2.5 s): a server that accepts connections
-                # but never answers must not hang the preflight's requests.
-                stream = _as_stream(await reaching)
-                if job.preflight is not None and job.preflight is not False:
-                    await _preflight(client, settings, job, graph, uploaded)
-            except ComfycineError as exc:
-                await journal.mark(record.id, "failed", error=recordable(exc))
-                raise
-            record = await runner.post(record)
-            if stream is None:
-                return JobResult.from_record(record)
-            try:
-                outcome = await runner.follow(record, stream, timeout=timeout, attach=False)
-            except asyncio.CancelledError:
-                raise interrupted_error(prompt_id) from None
-            return outcome_result(outcome)
-        finally:
-            stream = stream or await _settle(reaching)
-            if stream is not None:
-                await stream.close()
-            await journal.aclose()
+            # Reachable first (bounded at 2.5 s): a server that accepts connections
+            # but never answers must not hang the preflight's requests.
+            stream = _as_stream(await reaching)
+            if job.preflight is not None and job.preflight is not False:
+                await _preflight(client, settings, job, graph, uploaded)
+        except ComfycineError as exc:
+            await journal.mark(record.id, "failed", error=recordable(exc))
+            raise
+        record = await runner.post(record)
+        if stream is None:
+            return JobResult.from_record(record)
+        try:
+            outcome = await runner.follow(record, stream, timeout=timeout, attach=False)
+        except asyncio.CancelledError:
+            raise interrupted_error(prompt_id) from None
+        return outcome_result(outcome)
+    finally:
+        stream = stream or await _settle(reaching)
+        if stream is not None:
+            await stream.close()
 
 
 async def _preflight(

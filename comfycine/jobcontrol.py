@@ -55,7 +55,23 @@ def wait(
     observer: Observer | None = None,
 ) -> JobResult:
     """Follow a (detached) job until it ends or ``timeout`` passes; download its outputs."""
-    return asyncio.run(_wait(settings, ref, timeout, observer))
+    try:
+        return asyncio.run(_wait(settings, ref, timeout, observer))
+    except ComfycineError as exc:
+        job = exc.details.get("job")
+        if isinstance(job, str):
+            _attach_diagnosis(settings, exc, job)
+        raise
+
+
+def _attach_diagnosis(settings: Settings, error: ComfycineError, job: str) -> None:
+    from .diagnose import attach
+    from .diagnose.context import context_from_record
+
+    with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
+        record = ledger.get(job)
+    if record is not None:
+        attach(error, context_from_record(record, settings.workflow_dir))
 
 
 @dataclass

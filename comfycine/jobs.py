@@ -163,6 +163,7 @@ class JobRunner:
         seeds: dict[str, int],
         batch_id: str | None = None,
         source_path: str | None = None,
+        item_key: str | None = None,
     ) -> JobRecord:
         """Write the job into the ledger before anything is sent (status ``submitting``).
 
@@ -183,6 +184,7 @@ class JobRunner:
                 pid=os.getpid(),
                 batch_id=batch_id,
                 source_path=source_path,
+                item_key=item_key,
             )
         )
 
@@ -237,7 +239,7 @@ class JobRunner:
                 self.client.base_url, record.client_id, query=self.client.ws_query()
             )
             await stream.connect()
-        titles = _titles(record.graph)
+        titles = node_titles(record.graph)
         state = _Follow(JobProgress.start(record.id, record.graph, record.started_at))
         try:
             history = await self._reconcile(record, state) if attach else None
@@ -423,7 +425,8 @@ def _interrupted(record: JobRecord) -> JobInterrupted:
     )
 
 
-def _titles(graph: dict[str, Any]) -> dict[str, str]:
+def node_titles(graph: dict[str, Any]) -> dict[str, str]:
+    """Node id → its title (or class), to name nodes in messages."""
     titles: dict[str, str] = {}
     for node_id, node in graph.items():
         if isinstance(node, dict):

@@ -68,6 +68,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_batch_id ON jobs (batch_id);
     CREATE INDEX jobs_source_path ON jobs (source_path);
     """,
+    # batch and watch: which input (content hash + template + parameters) a job renders.
+    """
+    ALTER TABLE jobs ADD COLUMN item_key TEXT;
+    CREATE INDEX jobs_item_key ON jobs (item_key, created_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -96,6 +101,7 @@ class JobRecord:
     batch_id: str | None = None
     source_path: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    item_key: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -429,6 +435,14 @@ class Ledger:
                 " ORDER BY created_at DESC, rowid DESC LIMIT ?",
                 (*wanted, limit),
             )
+        return [_decode(row) for row in rows]
+
+    def by_item_key(self, item_key: str) -> list[JobRecord]:
+        """Every job rendering the batch/watch item ``item_key``, newest first."""
+        rows = self._select(
+            "SELECT * FROM jobs WHERE item_key = ? ORDER BY created_at DESC, rowid DESC",
+            (item_key,),
+        )
         return [_decode(row) for row in rows]
 
     def rename(self, job_id: str, new_id: str) -> JobRecord:

@@ -23,6 +23,7 @@ from .errors import UsageError
 
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
 DEFAULT_CLOUD_URL = "https://cloud.comfy.org"
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 
 
 def _home() -> Path:
@@ -67,13 +68,17 @@ class Settings(BaseModel):
     notify_command: str | None = None
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: str | None = None
+    # The Bot API base URL: tests, or a self-hosted Bot API server (bigger uploads).
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
     debug: bool = False
     # Further named ComfyUI servers: COMFYCINE_TARGETS="studio=http://100.64.1.2:8188,..."
     targets: str | None = None
+    # The Tailscale CLI, when it is neither on PATH nor in the macOS app bundle.
+    tailscale_cli: str | None = None
     # Where each value came from ("flag", "env", ".env", "default"): shown by doctor.
     sources: dict[str, str] = {}
 
-    @field_validator("comfyui_url", "cloud_url")
+    @field_validator("comfyui_url", "cloud_url", "telegram_api_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")

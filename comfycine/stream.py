@@ -25,6 +25,7 @@ from .events import Event, Status, parse_frame
 from .sanitize import redact
 
 OPEN_TIMEOUT = 2.5  # with start-up, an unreachable server is reported within 3 s
+CLOSE_TIMEOUT = 0.5
 # Reconnect delays (seconds); the last one repeats until the caller's deadline.
 BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 
@@ -99,6 +100,9 @@ class EventStream:
             self._socket = await connect(
                 url,
                 open_timeout=self.open_timeout,
+                # A job's socket is closed once its outputs are in: do not wait the default
+                # 10 s for a busy server's closing frame (it stalled pipelined batches).
+                close_timeout=CLOSE_TIMEOUT,
                 max_size=None,
                 compression=None,
                 proxy=proxy,

@@ -15,7 +15,18 @@ from comfycine.cli.render import Output
 def build_app() -> typer.Typer:
     """Assemble the application."""
     from comfycine import __version__
-    from comfycine.cli import jobs, server, workflow, workflow_script, workflow_tools
+    from comfycine.cli import (
+        commands,
+        debug,
+        jobs,
+        server,
+        workflow,
+        workflow_script,
+        workflow_tools,
+    )
+    from comfycine.cli.batch import batch
+    from comfycine.cli.doctor import doctor
+    from comfycine.cli.notify import notify
     from comfycine.cli.targets import targets
 
     app = typer.Typer(
@@ -29,11 +40,22 @@ def build_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     jobs.register(app)
+    debug.register(app)
     app.command("targets")(targets)
+    app.command("install-commands")(commands.install_commands)
+    app.command("batch")(batch)
+    app.command("doctor")(doctor)
+    app.command("notify")(notify)
     workflow_tools.register(workflow.app)
     workflow_script.register(workflow.app)
     app.add_typer(workflow.app, name="workflow")
     app.add_typer(server.app, name="server")
+    from comfycine.cli import watch
+
+    app.add_typer(watch.app, name="watch")
+    from comfycine.cli import mobile
+
+    app.add_typer(mobile.app, name="mobile")
 
     @app.command("version")
     def version(json: JsonOpt = False) -> None:

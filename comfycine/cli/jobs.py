@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from comfycine.cli.notify import NotifyOpt
 from comfycine.cli.options import DebugOpt, JsonOpt, TargetOpt, UrlOpt, load_settings
 from comfycine.cli.progressview import ProgressView
 from comfycine.cli.render import Output
@@ -32,6 +33,10 @@ def _print_job(output: Output, data: dict[str, Any]) -> None:
 
 def generate(
     template: Annotated[str, typer.Argument(help="Template name (see: comfycine workflow list).")],
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(help="The prompt, as words after the template (or use --prompt)."),
+    ] = None,
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="The prompt text.")] = None,
     sets: Annotated[
         list[str] | None,
@@ -71,6 +76,7 @@ def generate(
         str | None,
         typer.Option("--on-oom", help="'cloud': if the PC runs out of memory, rerun on the cloud."),
     ] = None,
+    notify: NotifyOpt = None,
     target: TargetOpt = None,
     url: UrlOpt = None,
     json: JsonOpt = False,
@@ -82,8 +88,10 @@ def generate(
     for the cloud target.
     """
     from comfycine.generation import generate as run_generate
-    from comfycine.generation import split_target_prefix, with_fallback
+    from comfycine.generation import join_prompt_words, split_target_prefix, with_fallback
+    from comfycine.notify.hooks import JobNotifications
 
+    template, prompt = join_prompt_words(template, words or [], prompt)
     settings = load_settings(url)
     # NDJSON events end with the envelope (DESIGN.md: streaming commands).
     output = Output("generate", as_json=json or events)
@@ -99,7 +107,8 @@ def generate(
     }
     overrides = {k: str(v) for k, v in shortcuts.items() if v is not None}
     text, chosen = split_target_prefix(prompt, target)
-    with ProgressView(output, events=events) as view:
+    notices = JobNotifications(settings, notify, label=template)
+    with ProgressView(output, events=events) as view, notices.reporting():
         result = with_fallback(
             lambda where: run_generate(
                 settings,
@@ -110,7 +119,7 @@ def generate(
                 target=where,
                 detach=detach,
                 timeout=timeout,
-                observer=view,
+                observer=notices.observe(view),
                 validate=not no_validate,
             ),
             target=chosen,
@@ -120,6 +129,7 @@ def generate(
             command=lambda where: _same_command(template, text, sets, shortcuts, where),
             notice=output.info,
         )
+        notices.done(result)
     output.success(result.to_dict(), _print_job)
 
 
@@ -162,17 +172,21 @@ def wait(
         float | None, typer.Option(help="Give up after S seconds (exit 6; the job goes on).")
     ] = None,
     events: Annotated[bool, typer.Option("--events", help="NDJSON progress on stdout.")] = False,
+    notify: NotifyOpt = None,
     target: TargetOpt = None,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Follow a job until it ends, then download its outputs."""
     from comfycine.jobcontrol import wait as run_wait
+    from comfycine.notify.hooks import JobNotifications
 
     settings = load_settings()
     output = Output("wait", as_json=json or events)
-    with ProgressView(output, events=events) as view:
-        result = run_wait(settings, job, timeout=timeout, observer=view)
+    notices = JobNotifications(settings, notify)
+    with ProgressView(output, events=events) as view, notices.reporting():
+        result = run_wait(settings, job, timeout=timeout, observer=notices.observe(view))
+        notices.done(result)
     output.success(result.to_dict(), _print_job)
 
 

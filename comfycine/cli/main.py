@@ -17,7 +17,7 @@ def _command_name(argv: list[str]) -> str:
     words = [a for a in argv if not a.startswith("-")]
     return (
         " ".join(words[:2])
-        if words[:1] in (["server"], ["workflow"])
+        if words[:1] in (["server"], ["workflow"], ["mobile"])
         else (words[0] if words else "comfycine")
     )
 
@@ -50,7 +50,7 @@ def run(argv: list[str]) -> int:
     except ComfycineError as exc:
         if _debug_enabled(argv):
             _print_traceback(exc, output)
-        output.error(exc)
+        output.error(_diagnosed(exc))
         return int(exc.exit_code)
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -77,6 +77,16 @@ def run(argv: list[str]) -> int:
         )
         output.error(bug)
         return int(ExitCode.UNEXPECTED)
+
+
+def _diagnosed(exc: ComfycineError) -> ComfycineError:
+    """The error with its diagnosis (the top fix becomes the hint); never fails itself."""
+    try:
+        from comfycine.diagnose import attach
+
+        return attach(exc)
+    except Exception:
+        return exc  # a diagnosis is a help, never a second failure
 
 
 def _print_traceback(exc: BaseException, output: Any) -> None:

@@ -115,15 +115,17 @@ def test_wait_on_job_lost_to_restart(fake: FakeComfy) -> None:
 
 
 def test_out_of_memory_is_exit_5_with_its_own_code(fake: FakeComfy, isolation: Isolation) -> None:
-    """A CUDA OOM becomes out_of_memory with a hint to lower the resolution."""
+    """A CUDA OOM becomes out_of_memory; the hint is the computed smaller render."""
     fake.oom_next()
     result = invoke("generate", TEMPLATE, "--json")
     assert result.exit_code == 5, result
     error = result.envelope()["error"]
     assert error["code"] == "out_of_memory"
-    assert "resolution" in error["hint"] and error["details"]["exception_type"].endswith(
+    assert "--set width=" in error["hint"] and error["details"]["exception_type"].endswith(
         "OutOfMemoryError"
     )
+    diagnosis = error["details"]["diagnosis"]
+    assert diagnosis["code"] == "out_of_memory" and diagnosis["facts"]["width"] < 256
     assert files_under(isolation.output_dir) == []
     recorded = invoke("status", "last", "--json").envelope()["data"]["job"]
     assert recorded["status"] == "failed" and recorded["error"]["code"] == "out_of_memory"
