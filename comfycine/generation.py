@@ -26,6 +26,7 @@ from .errors import (
     UsageError,
     recordable,
 )
+from .graph.tiling import tile_vae_decodes
 from .jobs import JobRunner, Observer, new_ids
 from .journal import Journal
 from .results import JobResult, interrupted_error, outcome_result
@@ -122,12 +123,18 @@ async def _generate(
     timeout: float | None,
     observer: Observer | None,
     validate: bool,
+    tiled_vae: bool,
 ) -> JobResult:
     prompt, target = split_target_prefix(prompt, target)
     chosen = resolve_target(settings, target)
     template = load_template(template_name, template_dirs(settings.workflow_dir))
     job = prepare_template_job(
-        template, prompt=prompt, assignments=assignments, overrides=overrides, validate=validate
+        template,
+        prompt=prompt,
+        assignments=assignments,
+        overrides=overrides,
+        validate=validate,
+        tiled_vae=tiled_vae,
     )
     try:
         return await run_prepared(
@@ -138,8 +145,15 @@ async def _generate(
         from .diagnose.context import context_for
 
         job_id = exc.details.get("job")
+        # The template's own graph tells the rules whether it decodes in one piece.
+        graph = tile_vae_decodes(template.graph)[0] if tiled_vae else template.graph
         context = context_for(
-            template, params=job.params, seeds=job.seeds, target=chosen.name, job=job_id
+            template,
+            params=job.params,
+            seeds=job.seeds,
+            target=chosen.name,
+            job=job_id,
+            graph=graph,
         )
         raise attach(exc, context) from None
 
@@ -151,17 +165,24 @@ def prepare_template_job(
     assignments: Sequence[str] = (),
     overrides: Mapping[str, str] | None = None,
     validate: bool = True,
+    tiled_vae: bool = False,
 ) -> PreparedJob:
     """Bind values to a template (media shortcuts, seeds drawn) as a job ready to run.
 
     The one way ``generate``, ``batch`` and ``watch`` turn a template into a job.
+    ``tiled_vae`` decodes in tiles (``VAEDecodeTiled``): far less memory, same shot.
     """
     resolved = resolve_media_shortcuts(template, overrides or {})
     binding = bind_values(template, prompt=prompt, assignments=assignments, overrides=resolved)
+
+    def build(uploaded: dict[str, str]) -> dict[str, Any]:
+        graph = render_graph(template, binding.values, uploaded)
+        return tile_vae_decodes(graph)[0] if tiled_vae else graph
+
     return PreparedJob(
         label=template.name,
         media=binding.media,
-        build=lambda uploaded: render_graph(template, binding.values, uploaded),
+        build=build,
         params=_json_params(binding.values),
         seeds=seed_values(template, binding.values),
         preflight=template if validate else None,
@@ -318,11 +339,13 @@ def generate(
     timeout: float | None = None,
     observer: Observer | None = None,
     validate: bool = True,
+    tiled_vae: bool = False,
 ) -> JobResult:
     """Render a template with values, run it on the target, download its outputs.
 
     With ``validate`` the rendered graph is checked against the server's nodes and
     models first (every problem at once, exit 4), so no GPU time is spent on it.
+    ``tiled_vae`` decodes in tiles (the out-of-memory fix that keeps the shot as it is).
     """
     return asyncio.run(
         _generate(
@@ -336,6 +359,7 @@ def generate(
             timeout=timeout,
             observer=observer,
             validate=validate,
+            tiled_vae=tiled_vae,
         )
     )
 

@@ -68,6 +68,10 @@ def generate(
         bool,
         typer.Option("--no-validate", help="Skip the check against the server's nodes/models."),
     ] = False,
+    tiled_vae: Annotated[
+        bool,
+        typer.Option("--tiled-vae", help="Decode in tiles: far less GPU memory, same shot."),
+    ] = False,
     fallback: Annotated[
         str | None,
         typer.Option(help="'cloud': if the target is unreachable, run on Comfy Cloud instead."),
@@ -121,6 +125,7 @@ def generate(
                 timeout=timeout,
                 observer=notices.observe(view),
                 validate=not no_validate,
+                tiled_vae=tiled_vae,
             ),
             target=chosen,
             fallback=fallback,

@@ -43,7 +43,9 @@ def run(argv: list[str]) -> int:
     as_json = "--json" in argv or "--events" in argv
     output = Output(_command_name(argv), as_json=as_json, secrets=_secret_values)
     try:
-        app = build_app()
+        # Only the named command's group: a run that names one does not build them all.
+        first = argv[0] if argv and not argv[0].startswith("-") else None
+        app = build_app(first)
         command = typer.main.get_command(app)
         result = command.main(args=argv, prog_name="comfycine", standalone_mode=False)
         return int(result) if isinstance(result, int) else ExitCode.OK

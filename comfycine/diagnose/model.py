@@ -114,7 +114,11 @@ class JobContext:
     tailscale_fix: str | None = None
 
     def rerun_command(
-        self, changes: Mapping[str, Any] | None = None, *, target: str | None = None
+        self,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        target: str | None = None,
+        flags: tuple[str, ...] = (),
     ) -> str | None:
         """The ``comfycine generate`` line that renders this job again with ``changes``.
 
@@ -134,6 +138,7 @@ class JobContext:
             if not kept and name in self.defaults and self.defaults[name] == value:
                 continue
             words += ["--set", f"{name}={_show(value)}"]
+        words += flags
         if target:
             words += ["--target", target]
         return shlex.join(words)

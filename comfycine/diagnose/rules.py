@@ -75,13 +75,14 @@ def _oom(error: ComfycineError, ctx: JobContext) -> Diagnosis:
     if not fixes:
         fixes.append(Fix("Lower the resolution or the frame count (--set width=… --set frames=…)."))
     decoders = has_full_vae_decode(ctx.graph)
-    if decoders or "VAEDecode" in str(details.get("class_type") or ""):
+    if decoders or details.get("class_type") == "VAEDecode":
         nodes = ", ".join(decoders) or str(details.get("node") or "?")
+        tiled = ctx.rerun_command(flags=("--tiled-vae",))
+        text = f"Decode in tiles (VAEDecodeTiled for node {nodes}: a fraction of the memory)"
         fixes.append(
-            Fix(
-                f"Decode in tiles: replace VAEDecode (node {nodes}) with VAEDecodeTiled "
-                "(tile_size 512, overlap 64); the decode then needs a fraction of the memory."
-            )
+            Fix(f"{text}, same shot:", tiled)
+            if tiled
+            else Fix(f"{text}: replace VAEDecode with VAEDecodeTiled in the workflow.")
         )
     if ctx.target != "cloud":
         fixes.append(Fix("Free what other jobs left in GPU memory, then retry:", "comfycine free"))

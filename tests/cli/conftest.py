@@ -1,10 +1,12 @@
-"""Fixtures for CLI tests against the real CPU ComfyUI."""
+"""Fixtures for CLI tests: the real CPU ComfyUI, and the fakes wired to a phone."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.cli_support import Isolation
+from tests.fakecomfy.server import FakeComfy
+from tests.faketelegram.server import FakeTelegram
 from tests.real_server import RealComfyUI
 
 
@@ -15,3 +17,18 @@ def real(
     """An isolated CLI pointed at the real server."""
     monkeypatch.setenv("COMFYUI_URL", real_comfyui.url)
     return real_comfyui
+
+
+@pytest.fixture
+def phone(
+    isolation: Isolation,
+    fake_comfy: FakeComfy,
+    fake_telegram: FakeTelegram,
+    monkeypatch: pytest.MonkeyPatch,
+) -> FakeTelegram:
+    """The CLI pointed at the fake ComfyUI, with Telegram configured on the fake Bot API."""
+    monkeypatch.setenv("COMFYUI_URL", fake_comfy.url)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", fake_telegram.token)
+    monkeypatch.setenv("TELEGRAM_CHAT_ID", fake_telegram.chat_id)
+    monkeypatch.setenv("COMFYCINE_TELEGRAM_API_URL", fake_telegram.url)
+    return fake_telegram

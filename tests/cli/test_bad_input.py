@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_support import Isolation, files_under, invoke
+from tests.ports import closed_port
 
 
 def assert_clean_failure(result: object, code: int, error_code: str, iso: Isolation) -> dict:
@@ -97,16 +98,9 @@ def test_cloud_prefix_is_not_silently_local(isolation: Isolation) -> None:
     assert_clean_failure(result, 7, "cloud_auth", isolation)
 
 
-def free_port() -> int:
-    """A port nothing listens on (yet)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_connection_refused_is_exit_3(isolation: Isolation) -> None:
     """Nothing listening: exit 3, target_unreachable, reason refused, fallback proposed."""
-    result = invoke("generate", "testimage", "--url", f"http://127.0.0.1:{free_port()}", "--json")
+    result = invoke("generate", "testimage", "--url", f"http://127.0.0.1:{closed_port()}", "--json")
     error = assert_clean_failure(result, 3, "target_unreachable", isolation)
     assert error["details"]["reason"] == "refused" and error["details"]["fallback"] == "cloud"
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from comfycine.ledger import Ledger
 from tests.cli_support import Isolation, invoke
 from tests.fakecomfy.server import FakeComfy
+from tests.ports import closed_port
 
 TEMPLATE = "testimage"
 
@@ -18,12 +17,6 @@ def fake(isolation: Isolation, fake_comfy: FakeComfy, monkeypatch: pytest.Monkey
     """An isolated CLI pointed at the fake server."""
     monkeypatch.setenv("COMFYUI_URL", fake_comfy.url)
     return fake_comfy
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_debug_last_explains_an_out_of_memory_job(fake: FakeComfy) -> None:
@@ -119,7 +112,7 @@ def test_failing_generate_carries_the_diagnosis(
     isolation: Isolation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """generate on a closed port: error.details.diagnosis is there, its top fix is the hint."""
-    monkeypatch.setenv("COMFYUI_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("COMFYUI_URL", f"http://127.0.0.1:{closed_port()}")
     result = invoke("generate", TEMPLATE, "--json")
     assert result.exit_code == 3
     error = result.envelope()["error"]

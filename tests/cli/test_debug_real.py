@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.cli_support import invoke
+from comfycine.ledger import Ledger
+from tests.cli.test_generate_real import tiny_sd_graph, write_template
+from tests.cli_support import Isolation, invoke
 from tests.real_server import RealComfyUI
 
 pytestmark = pytest.mark.real
@@ -47,3 +49,16 @@ def test_missing_cinema_models_are_diagnosed_before_running(real: RealComfyUI) -
 def test_free_on_the_real_server(real: RealComfyUI) -> None:
     """free → the real server accepts POST /free."""
     assert invoke("free").exit_code == 0
+
+
+def test_tiled_vae_decode_runs_on_the_real_server(real: RealComfyUI, isolation: Isolation) -> None:
+    """--tiled-vae (the OOM fix) swaps VAEDecode for VAEDecodeTiled and the job runs."""
+    write_template(isolation.workflow_dir, "tinysd", tiny_sd_graph(real.checkpoint))
+    result = invoke(
+        "generate", "tinysd", "--prompt", "a lamp", "--set", "steps=1", "--tiled-vae", "--json"
+    )
+    assert result.exit_code == 0, result
+    job = invoke("status", "last", "--json").envelope()["data"]["job"]["job"]
+    with Ledger.open(isolation.data_dir / "ledger.sqlite3") as ledger:
+        graph = ledger.find(job).graph
+    assert graph["8"]["class_type"] == "VAEDecodeTiled"

@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli_support import Isolation, invoke
+from tests.cli_support import invoke
 from tests.fakecomfy.server import FakeComfy
 from tests.faketelegram.server import FakeTelegram
 
 TEMPLATE = "testimage"
-
-
-@pytest.fixture
-def phone(
-    isolation: Isolation,
-    fake_comfy: FakeComfy,
-    fake_telegram: FakeTelegram,
-    monkeypatch: pytest.MonkeyPatch,
-) -> FakeTelegram:
-    """The CLI pointed at the fake ComfyUI, with Telegram configured on the fake Bot API."""
-    monkeypatch.setenv("COMFYUI_URL", fake_comfy.url)
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", fake_telegram.token)
-    monkeypatch.setenv("TELEGRAM_CHAT_ID", fake_telegram.chat_id)
-    monkeypatch.setenv("COMFYCINE_TELEGRAM_API_URL", fake_telegram.url)
-    return fake_telegram
 
 
 def test_a_finished_render_is_sent_with_its_image(phone: FakeTelegram) -> None:

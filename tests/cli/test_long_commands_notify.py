@@ -4,31 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.batch.support import make_pngs
 from tests.cli_support import Isolation, invoke
 from tests.fakecomfy.files import write_png
-from tests.fakecomfy.server import FakeComfy
 from tests.faketelegram.server import FakeTelegram
 from tests.watch.support import png_bytes
 
 QUICK = ("--poll", "0.05", "--polls", "2")
-
-
-@pytest.fixture
-def phone(
-    isolation: Isolation,
-    fake_comfy: FakeComfy,
-    fake_telegram: FakeTelegram,
-    monkeypatch: pytest.MonkeyPatch,
-) -> FakeTelegram:
-    """The CLI pointed at the fake ComfyUI, with Telegram configured on the fake Bot API."""
-    monkeypatch.setenv("COMFYUI_URL", fake_comfy.url)
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", fake_telegram.token)
-    monkeypatch.setenv("TELEGRAM_CHAT_ID", fake_telegram.chat_id)
-    monkeypatch.setenv("COMFYCINE_TELEGRAM_API_URL", fake_telegram.url)
-    return fake_telegram
 
 
 def test_batch_sends_one_total_at_the_end(phone: FakeTelegram, tmp_path: Path) -> None:

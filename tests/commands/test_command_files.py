@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from pathlib import Path
@@ -68,10 +69,15 @@ def to_argv(line: str, sample: str) -> list[str]:
     return [PLACEHOLDERS.get(word, word) for word in words]
 
 
+@functools.cache
+def cli() -> Any:
+    """The real CLI's click command, built once (building it takes a while)."""
+    return typer.main.get_command(build_app())
+
+
 def parse(argv: list[str]) -> Any:
     """Parse argv against the real CLI exactly as a run would, without running anything."""
-    command = typer.main.get_command(build_app())
-    ctx = command.make_context("comfycine", list(argv))
+    ctx = cli().make_context("comfycine", list(argv))
     while hasattr(ctx.command, "resolve_command"):
         rest = [*getattr(ctx, "_protected_args", ()), *ctx.args]
         name, sub, rest = ctx.command.resolve_command(ctx, rest)

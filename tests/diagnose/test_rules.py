@@ -134,7 +134,8 @@ def test_out_of_memory_computes_smaller_settings_from_the_job() -> None:
     commands = [fix.command for fix in found.fixes]
     assert "comfycine free" in commands
     assert any(c and c.endswith("--target cloud") for c in commands)
-    assert any("VAEDecodeTiled" in fix.text for fix in found.fixes)
+    tiled = next(fix for fix in found.fixes if "VAEDecodeTiled" in fix.text)
+    assert (tiled.command or "").endswith("--tiled-vae")
 
 
 def test_out_of_memory_on_the_cloud_does_not_propose_the_cloud() -> None:

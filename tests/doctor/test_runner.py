@@ -7,8 +7,6 @@ Servers are on 127.0.0.1. The Tailscale test replaces the DNS → TCP chain so t
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,24 +34,6 @@ def settings_for(tmp_path: Path, **flags: Any) -> Settings:
         "cloud_url": "http://127.0.0.1:9",
     }
     return resolve({**base, **flags}, env={"HOME": str(tmp_path)}, read_dotenv_file=False)
-
-
-@pytest.fixture
-def free_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A loopback port that accepts connections and never answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield sock.getsockname()[1]
 
 
 def statuses(report: Any) -> dict[str, str]:
