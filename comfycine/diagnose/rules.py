@@ -9,15 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..errors import ComfycineError, ExitCode
+from .access import DOCTOR, cloud_account, unreachable
 from .memory import fewer_frames, has_full_vae_decode, lower_resolution
 from .model import Diagnosis, Fix, JobContext, ModelSource, PackInfo
 
 # Pinokio's default install place on Windows (the spec's own note, marked "to verify").
 PINOKIO_MODELS = r"C:\Users\<you>\pinokio\api\comfyui.git\app\models"
-DOCTOR = Fix("Check the whole chain, rung by rung:", "comfycine doctor")
 # value_not_in_list inputs that name model files, and the folder each one reads from.
 MODEL_INPUT_FOLDERS = {
     "ckpt_name": "checkpoints",
@@ -46,7 +45,7 @@ def diagnose(error: ComfycineError, context: JobContext | None = None) -> Diagno
     rule = _RULES.get(error.code)
     if rule is None:
         if error.code.startswith("cloud_"):
-            rule = _cloud
+            rule = cloud_account
         elif error.exit_code == ExitCode.USAGE:
             rule = _usage
         elif error.exit_code == ExitCode.REJECTED:
@@ -208,117 +207,6 @@ def _rejected(error: ComfycineError, ctx: JobContext) -> Diagnosis:
     return Diagnosis(code, error.message, fixes)
 
 
-# --------------------------------------------------------------- reachability
-
-
-def _unreachable(error: ComfycineError, ctx: JobContext) -> Diagnosis:
-    url = str(error.details.get("url") or "")
-    parts = urlsplit(url)
-    where = f"{parts.hostname or 'the server'}:{parts.port or 8188}"
-    reason = str(error.details.get("reason") or "")
-    command = error.details.get("command") or ctx.rerun_command(target="cloud")
-    cloud = (
-        Fix("Or run it on Comfy Cloud (paid):", command)
-        if command
-        else Fix("Or run it on Comfy Cloud (paid): add --target cloud to the command.")
-    )
-    if reason == "dropped":
-        job = ctx.job or error.details.get("job")
-        follow = f"comfycine wait {str(job)[:8]}" if job else "comfycine status"
-        return Diagnosis(
-            "connection_dropped",
-            f"The connection to {where} dropped; the job may still be running there.",
-            [Fix("Follow it again (it downloads the outputs when done):", follow), DOCTOR],
-        )
-    if error.details.get("reachable_now"):
-        again = ctx.rerun_command() or "the same command"
-        return Diagnosis(
-            "target_unreachable",
-            f"{where} did not answer then, but ComfyUI answers now (it was starting, "
-            "or the PC was waking up).",
-            [Fix("Run it again:", again), DOCTOR],
-        )
-    if ctx.tailscale_problem:
-        return Diagnosis(
-            "tailscale_down",
-            f"Cannot reach {where}: {ctx.tailscale_problem}",
-            [
-                Fix(ctx.tailscale_fix)
-                if ctx.tailscale_fix
-                else Fix(
-                    "Start Tailscale on this Mac and log in (menu bar app, or):", "tailscale up"
-                ),
-                Fix("Wake the PC and check Tailscale runs there too (same tailnet)."),
-                DOCTOR,
-                cloud,
-            ],
-        )
-    causes = {
-        "refused": f"Nothing listens on {where}: ComfyUI is not running, or runs without "
-        "--listen (it then accepts only its own machine).",
-        "timeout": f"No answer from {where}: the PC is off or asleep, Tailscale is down, "
-        "or a firewall drops the port.",
-        "dns": f"The name {parts.hostname} does not resolve (MagicDNS off, or a typo).",
-    }
-    first = {
-        "refused": Fix(
-            "Start ComfyUI on the PC with --listen 0.0.0.0 (Pinokio: add it to the "
-            "launch arguments), then retry."
-        ),
-        "timeout": Fix(
-            "Wake the PC, check Tailscale on both machines, and allow inbound TCP "
-            f"{parts.port or 8188} in the PC's firewall (Tailscale interface)."
-        ),
-        "dns": Fix(
-            "Use the PC's Tailscale address (tailscale status lists it) in COMFYUI_URL, "
-            "or turn MagicDNS on."
-        ),
-    }
-    local = parts.hostname in {"127.0.0.1", "localhost", "::1"}
-    fixes = [first.get(reason, Fix(error.hint))]
-    if local and reason == "refused":
-        fixes = [Fix("Start a local test server:", "comfycine server up")]
-    fixes.append(DOCTOR)
-    if not local or error.details.get("command"):
-        fixes.append(cloud)
-    cause = causes.get(reason, error.message)
-    return Diagnosis("target_unreachable", cause, fixes, {"reason": reason, "url": url})
-
-
-# ---------------------------------------------------------------------- cloud
-
-_CLOUD_CAUSES = {
-    "cloud_auth": (
-        "Comfy Cloud refused the API key.",
-        Fix("Create or copy a key at platform.comfy.org into COMFY_CLOUD_API_KEY (.env)."),
-    ),
-    "cloud_credits": (
-        "The Comfy Cloud account is out of credits.",
-        Fix("Add credits at platform.comfy.org."),
-    ),
-    "cloud_plan": (
-        "The Comfy Cloud plan does not allow API jobs (a Standard, Creator or Pro "
-        "subscription is needed).",
-        Fix("Check the subscription at platform.comfy.org."),
-    ),
-    "cloud_queue_full": (
-        "Comfy Cloud's queue for this account is full.",
-        Fix("Wait for a running cloud job to finish, then retry:", "comfycine status"),
-    ),
-}
-
-
-def _cloud(error: ComfycineError, ctx: JobContext) -> Diagnosis:
-    cause, fix = _CLOUD_CAUSES.get(error.code, (error.message, Fix(error.hint)))
-    fixes = [fix]
-    if error.code == "cloud_auth":
-        fixes.append(Fix("Check the key without rendering anything:", "comfycine doctor"))
-    local = error.details.get("command") or ctx.rerun_command(target="local")
-    if error.code in {"cloud_credits", "cloud_plan", "cloud_queue_full"} and local:
-        fixes.append(Fix("Or render it on your PC:", local))
-    return Diagnosis(error.code, cause, fixes)
-
-
 # ---------------------------------------------------------------- node errors
 
 
@@ -430,7 +318,7 @@ _RULES: dict[str, Callable[[ComfycineError, JobContext], Diagnosis]] = {
     "unknown_node": _missing,
     "missing_model": _missing,
     "validation_failed": _rejected,
-    "target_unreachable": _unreachable,
+    "target_unreachable": unreachable,
     "node_exception": _node_exception,
     "job_lost": _job_state,
     "job_interrupted": _job_state,
