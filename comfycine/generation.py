@@ -136,26 +136,9 @@ async def _generate(
         validate=validate,
         tiled_vae=tiled_vae,
     )
-    try:
-        return await run_prepared(
-            settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
-        )
-    except ComfycineError as exc:
-        from .diagnose import attach
-        from .diagnose.context import context_for
-
-        job_id = exc.details.get("job")
-        # The template's own graph tells the rules whether it decodes in one piece.
-        graph = tile_vae_decodes(template.graph)[0] if tiled_vae else template.graph
-        context = context_for(
-            template,
-            params=job.params,
-            seeds=job.seeds,
-            target=chosen.name,
-            job=job_id,
-            graph=graph,
-        )
-        raise attach(exc, context) from None
+    return await run_prepared(
+        settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
+    )
 
 
 def prepare_template_job(
@@ -186,6 +169,8 @@ def prepare_template_job(
         params=_json_params(binding.values),
         seeds=seed_values(template, binding.values),
         preflight=template if validate else None,
+        template=template,
+        tiled_vae=tiled_vae,
     )
 
 
@@ -205,6 +190,9 @@ class PreparedJob:
     source_path: str | None = None
     # Set by batch and watch: the input's identity (content, template, parameters).
     item_key: str | None = None
+    # The template it came from: a failure's diagnosis reads its defaults and bounds.
+    template: Template | None = None
+    tiled_vae: bool = False
 
 
 async def run_prepared(
@@ -249,6 +237,42 @@ async def run_prepared_on(
     ``batch`` runs many jobs this way over one connection pool and one ledger
     connection; ``target`` is the target's name, recorded with the job.
     """
+    try:
+        return await _run_on(client, journal, settings, job, target, detach, timeout, observer)
+    except ComfycineError as exc:
+        raise _diagnosed(exc, job, target) from None
+
+
+def _diagnosed(error: ComfycineError, job: PreparedJob, target: str) -> ComfycineError:
+    """The error with the diagnosis of its job attached (the top fix becomes the hint)."""
+    from .diagnose import attach
+    from .diagnose.context import context_for
+
+    template = job.template
+    graph = template.graph if template is not None else {}
+    if template is not None and job.tiled_vae:
+        graph = tile_vae_decodes(graph)[0]
+    context = context_for(
+        template,
+        params=job.params,
+        seeds=job.seeds,
+        target=target,
+        job=error.details.get("job"),
+        graph=graph,
+    )
+    return attach(error, context)
+
+
+async def _run_on(
+    client: ComfyClient,
+    journal: Journal,
+    settings: Settings,
+    job: PreparedJob,
+    target: str,
+    detach: bool,
+    timeout: float | None,
+    observer: Observer | None,
+) -> JobResult:
     prompt_id, client_id = new_ids()
     runner = JobRunner(
         client, journal, target=target, output_dir=settings.output_dir, observer=observer

@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 
 from comfycine.errors import ParameterError, UsageError
-from comfycine.generation import resolve_media_shortcuts, seed_values, split_target_prefix
+from comfycine.generation import (
+    join_prompt_words,
+    resolve_media_shortcuts,
+    seed_values,
+    split_target_prefix,
+)
 from comfycine.templates import load_template, template_dirs
 
 
@@ -91,3 +96,51 @@ def test_fallback_asks_a_person_and_obeys_the_answer() -> None:
             notice=lambda text: None,
         )
     assert calls == [None] and info.value.details["command"] == "cmd --target cloud"
+
+
+def test_prompt_words_after_the_template_are_the_prompt() -> None:
+    """`generate wan22-t2v a rainy street` and `generate @cloud wan22-t2v …` read as meant."""
+    assert join_prompt_words("wan22-t2v", ["a", "rainy", "street"], None) == (
+        "wan22-t2v",
+        "a rainy street",
+    )
+    assert join_prompt_words("@cloud", ["wan22-t2v", "night"], None) == (
+        "wan22-t2v",
+        "@cloud night",
+    )
+    assert join_prompt_words("testimage", [], None) == ("testimage", None)
+    with pytest.raises(UsageError):
+        join_prompt_words("wan22-t2v", ["rain"], "also rain")
+
+
+def test_a_failed_job_of_any_caller_carries_its_diagnosis(fake_comfy: Any, tmp_path: Path) -> None:
+    """run_prepared (generate, batch, watch) attaches the diagnosis made with the job's sizes."""
+    import asyncio
+
+    from comfycine.errors import JobFailed
+    from comfycine.generation import prepare_template_job, run_prepared
+    from comfycine.settings import resolve
+    from comfycine.targets import resolve_target
+
+    settings = resolve(
+        {"comfyui_url": fake_comfy.url, "data_dir": tmp_path / "d", "output_dir": tmp_path / "o"},
+        env={},
+        read_dotenv_file=False,
+    )
+    template = load_template("testimage", template_dirs(None))
+    job = prepare_template_job(template, assignments=["width=512", "height=512"])
+    fake_comfy.oom_next()
+    with pytest.raises(JobFailed) as caught:
+        asyncio.run(
+            run_prepared(
+                settings,
+                job,
+                target=resolve_target(settings, None),
+                detach=False,
+                timeout=None,
+                observer=None,
+            )
+        )
+    diagnosis = caught.value.details["diagnosis"]
+    assert diagnosis["code"] == "out_of_memory" and diagnosis["facts"]["width"] < 512
+    assert "--set width=" in caught.value.hint

@@ -144,7 +144,19 @@ def print_summary(output: Output, data: dict[str, Any]) -> None:
             "" if seconds is None else f"{seconds:.1f}",
             escape(output.redacted(detail)),
         )
-    Console(highlight=False).print(table)
+    import sys
+
+    from comfycine.cli.render import is_tty
+
+    if is_tty(sys.stdout):
+        Console(highlight=False).print(table)
+    else:
+        # Piped or redirected: one tab-separated line per item, never wrapped mid-path.
+        for item in data.get("items") or []:
+            state = item["plan"] if dry else item["status"]
+            seconds = "" if item.get("seconds") is None else f"{item['seconds']:.1f}"
+            detail = " ".join(item.get("outputs") or []) or (item.get("reason") or "")
+            output.write_stdout("\t".join((str(item["name"]), state, seconds, detail)))
     runs = sum(1 for i in data.get("items") or [] if i["plan"] != "skip")
     if dry:
         output.info(f"Dry run: {runs} of {data['total']} item(s) would run.")

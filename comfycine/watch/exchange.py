@@ -316,6 +316,9 @@ def failure_reason(
 
 
 def _diagnosis(error: ComfycineError) -> dict[str, Any] | None:
+    attached = error.details.get("diagnosis")
+    if isinstance(attached, dict):
+        return attached  # made where the job was known (its template, sizes, target)
     try:
         from ..diagnose import diagnose
 
