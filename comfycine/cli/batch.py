@@ -7,7 +7,16 @@ from typing import Annotated, Any
 import typer
 
 from comfycine.cli.notify import NotifyOpt
-from comfycine.cli.options import DebugOpt, JsonOpt, TargetOpt, UrlOpt, load_settings
+from comfycine.cli.options import (
+    DebugOpt,
+    EventsOpt,
+    JsonOpt,
+    NoValidateOpt,
+    SetOpt,
+    TargetOpt,
+    UrlOpt,
+    load_settings,
+)
 from comfycine.cli.render import Output
 
 
@@ -17,10 +26,7 @@ def batch(
     prompt: Annotated[
         str | None, typer.Option("--prompt", "-p", help="The prompt for every item.")
     ] = None,
-    sets: Annotated[
-        list[str] | None,
-        typer.Option("--set", "-s", help="NAME=VALUE for every item (repeatable)."),
-    ] = None,
+    sets: SetOpt = None,
     input_param: Annotated[
         str | None,
         typer.Option(help="The media input the files go into (templates with several)."),
@@ -39,13 +45,8 @@ def batch(
         str | None,
         typer.Option(help="Spread over targets, e.g. local,cloud (naming cloud consents)."),
     ] = None,
-    no_validate: Annotated[
-        bool,
-        typer.Option("--no-validate", help="Skip the check against the server's nodes/models."),
-    ] = False,
-    events: Annotated[
-        bool, typer.Option("--events", help="Print progress as NDJSON events on stdout.")
-    ] = False,
+    no_validate: NoValidateOpt = False,
+    events: EventsOpt = False,
     notify: NotifyOpt = None,
     target: TargetOpt = None,
     url: UrlOpt = None,

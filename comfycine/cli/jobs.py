@@ -7,7 +7,16 @@ from typing import Annotated, Any
 import typer
 
 from comfycine.cli.notify import NotifyOpt
-from comfycine.cli.options import DebugOpt, JsonOpt, TargetOpt, UrlOpt, load_settings
+from comfycine.cli.options import (
+    DebugOpt,
+    EventsOpt,
+    JsonOpt,
+    NoValidateOpt,
+    SetOpt,
+    TargetOpt,
+    UrlOpt,
+    load_settings,
+)
 from comfycine.cli.progressview import ProgressView
 from comfycine.cli.render import Output
 
@@ -38,10 +47,7 @@ def generate(
         typer.Argument(help="The prompt, as words after the template (or use --prompt)."),
     ] = None,
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="The prompt text.")] = None,
-    sets: Annotated[
-        list[str] | None,
-        typer.Option("--set", "-s", help="NAME=VALUE for a template parameter (repeatable)."),
-    ] = None,
+    sets: SetOpt = None,
     negative: Annotated[str | None, typer.Option(help="Shortcut for --set negative=…")] = None,
     seed: Annotated[int | None, typer.Option(help="Shortcut for --set seed=…")] = None,
     steps: Annotated[int | None, typer.Option(help="Shortcut for --set steps=…")] = None,
@@ -61,13 +67,8 @@ def generate(
         float | None,
         typer.Option(help="Stop waiting after S seconds (exit 6; the job goes on)."),
     ] = None,
-    events: Annotated[
-        bool, typer.Option("--events", help="Print progress as NDJSON events on stdout.")
-    ] = False,
-    no_validate: Annotated[
-        bool,
-        typer.Option("--no-validate", help="Skip the check against the server's nodes/models."),
-    ] = False,
+    events: EventsOpt = False,
+    no_validate: NoValidateOpt = False,
     tiled_vae: Annotated[
         bool,
         typer.Option("--tiled-vae", help="Decode in tiles: far less GPU memory, same shot."),
@@ -176,7 +177,7 @@ def wait(
     timeout: Annotated[
         float | None, typer.Option(help="Give up after S seconds (exit 6; the job goes on).")
     ] = None,
-    events: Annotated[bool, typer.Option("--events", help="NDJSON progress on stdout.")] = False,
+    events: EventsOpt = False,
     notify: NotifyOpt = None,
     target: TargetOpt = None,
     json: JsonOpt = False,

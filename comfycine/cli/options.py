@@ -33,3 +33,14 @@ OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="NAME=VALUE for a template parameter (repeatable)."),
+]
+EventsOpt = Annotated[
+    bool, typer.Option("--events", help="Print progress as NDJSON events on stdout.")
+]
+NoValidateOpt = Annotated[
+    bool,
+    typer.Option("--no-validate", help="Skip the check against the server's nodes/models."),
+]

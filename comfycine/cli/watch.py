@@ -8,7 +8,15 @@ from typing import Annotated, Any
 import typer
 
 from comfycine.cli.notify import NotifyOpt
-from comfycine.cli.options import DebugOpt, ForceOpt, JsonOpt, TargetOpt, UrlOpt, load_settings
+from comfycine.cli.options import (
+    DebugOpt,
+    ForceOpt,
+    JsonOpt,
+    SetOpt,
+    TargetOpt,
+    UrlOpt,
+    load_settings,
+)
 from comfycine.cli.render import Output
 
 app = typer.Typer(
@@ -81,10 +89,7 @@ def watch(
     ctx: typer.Context,
     exchange: ExchangeOpt = None,
     template: TemplateOpt = None,
-    sets: Annotated[
-        list[str] | None,
-        typer.Option("--set", "-s", help="NAME=VALUE for every job (repeatable)."),
-    ] = None,
+    sets: SetOpt = None,
     once: Annotated[
         bool,
         typer.Option(

@@ -9,8 +9,10 @@ import typer
 from comfycine.cli.jobs import _print_job
 from comfycine.cli.options import (
     DebugOpt,
+    EventsOpt,
     ForceOpt,
     JsonOpt,
+    NoValidateOpt,
     OutputOpt,
     TargetOpt,
     UrlOpt,
@@ -50,10 +52,8 @@ def run(
     timeout: Annotated[
         float | None, typer.Option(help="Stop waiting after S seconds (exit 6).")
     ] = None,
-    no_validate: Annotated[
-        bool, typer.Option("--no-validate", help="Skip the check of nodes and models.")
-    ] = False,
-    events: Annotated[bool, typer.Option("--events", help="NDJSON progress on stdout.")] = False,
+    no_validate: NoValidateOpt = False,
+    events: EventsOpt = False,
     target: TargetOpt = None,
     url: UrlOpt = None,
     json: JsonOpt = False,
