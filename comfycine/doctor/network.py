@@ -238,8 +238,13 @@ async def check_gpu(client: ComfyClient) -> Check:
     if str(first.get("type")) == "cpu":
         fix = "CPU only: fine for trying comfycine; renders need the PC's GPU (COMFYUI_URL)."
         return Check("gpu", WARN, value, fix)
+    from ..cloud import CloudClient
+
+    if isinstance(client, CloudClient):
+        # Comfy Cloud's GPUs are shared and managed: their free memory is not ours to fix.
+        return Check("gpu", OK, f"{name} (managed by Comfy Cloud)")
     if free is not None and free * GIB < LOW_VRAM:
-        fix = "Free VRAM: unload models in ComfyUI, or close other programs using the GPU."
+        fix = "Free VRAM: comfycine free (unloads ComfyUI's models), or close other GPU programs."
         return Check("gpu", WARN, value, fix)
     return Check("gpu", OK, value)
 

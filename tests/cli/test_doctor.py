@@ -166,3 +166,17 @@ def test_script_falls_back_to_python_m(isolation: Isolation, free_port: int) -> 
     )
     assert result.returncode == 3, result
     assert '"command": "doctor"' in result.stdout
+
+
+def test_doctor_on_the_cloud_target(
+    isolation: Isolation, fake_cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--target cloud: key accepted, the socket answers, the GPU is the cloud's; exit 0."""
+    monkeypatch.setenv("COMFY_CLOUD_URL", fake_cloud.url)
+    monkeypatch.setenv("COMFY_CLOUD_API_KEY", fake_cloud.api_key)
+    result = invoke("doctor", "--target", "cloud", "--json")
+    assert result.exit_code == 0, result
+    checks = {c["name"]: c for c in result.envelope()["data"]["checks"]}
+    assert checks["cloud"]["status"] == "ok" and checks["websocket"]["status"] == "ok"
+    assert checks["gpu"]["status"] == "ok" and "Comfy Cloud" in checks["gpu"]["value"]
+    assert fake_cloud.api_key not in result.stdout + result.stderr
