@@ -125,8 +125,7 @@ def test_dry_run_sends_nothing(settings: Settings, fake_comfy: FakeComfy, tmp_pa
 def test_stop_leaves_jobs_running_and_rerun_follows_them(
     settings: Settings, fake_comfy: FakeComfy, tmp_path: Path
 ) -> None:
-    """Cancelled mid-batch: submitted jobs stay unfinished in the ledger; the rerun follows
-    them instead of submitting them again, and runs the rest."""
+    """Cancelled mid-batch: the rerun follows the submitted jobs and runs the rest."""
     folder = tmp_path / "in"
     make_pngs(folder, 4)
     fake_comfy.pause()
@@ -155,8 +154,7 @@ def test_stop_leaves_jobs_running_and_rerun_follows_them(
 def test_job_recorded_but_never_sent_is_submitted_afresh(
     settings: Settings, fake_comfy: FakeComfy, tmp_path: Path
 ) -> None:
-    """A run killed between recording and POST left 'submitting': the server does not
-    know it, so it is marked lost and the item runs."""
+    """A job recorded but never POSTed is marked lost and its item runs afresh."""
     folder = tmp_path / "in"
     make_pngs(folder, 1)
     (planned,) = batch(settings, folder, "testblur", dry_run=True).items
@@ -222,8 +220,7 @@ def test_unreachable_target_is_dropped_when_another_works(
 def test_target_lost_midway_keeps_the_rest_pending(
     settings: Settings, fake_comfy: FakeComfy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The only target becomes unreachable after one item: the rest stay pending, exit 3
-    with the partial result, and nothing is marked failed."""
+    """The only target lost after one item: the rest stay pending, exit 3, none failed."""
     folder = tmp_path / "in"
     make_pngs(folder, 4)
     real = runner_module.run_prepared_on

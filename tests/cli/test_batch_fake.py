@@ -186,8 +186,7 @@ def test_target_and_targets_conflict(fake: FakeComfy, tmp_path: Path) -> None:
 def test_ctrl_c_prints_how_to_resume_and_loses_nothing(
     fake: FakeComfy, isolation: Isolation, tmp_path: Path
 ) -> None:
-    """SIGINT mid-batch: exit 130, the exact command to resume; the rerun follows the
-    submitted jobs, runs the rest, and no job is sent twice."""
+    """SIGINT mid-batch: exit 130 and the resume command; the rerun sends no job twice."""
     folder = tmp_path / "in"
     make_pngs(folder, 4)
     fake.pause()
@@ -213,8 +212,7 @@ def test_ctrl_c_prints_how_to_resume_and_loses_nothing(
 
 
 def test_retry_failed_through_the_cli(fake: FakeComfy, tmp_path: Path) -> None:
-    """Failed once: a rerun is exit 5 without sending anything, the dry run lists it as
-    skipped (exit 0), and --retry-failed renders only that item (exit 0)."""
+    """A failed item is not rerun (exit 5) until --retry-failed renders only it (exit 0)."""
     folder = tmp_path / "in"
     make_pngs(folder, 2)
     fake.fail_next("RuntimeError", "driver reset")

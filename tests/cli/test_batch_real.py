@@ -74,8 +74,7 @@ def history_inputs(real: RealComfyUI) -> list[str]:
 def test_runtime_failure_among_good_items(
     real: RealComfyUI, isolation: Isolation, tmp_path: Path
 ) -> None:
-    """Three images and one corrupt PNG (uploaded fine, LoadImage fails): 3 succeeded,
-    1 failed with the server's error, exit 5."""
+    """Three good images and one corrupt PNG: 3 succeeded, 1 failed with its error, exit 5."""
     folder = tmp_path / "in"
     make_pngs(folder, 3, side=48, prefix=f"ok-{uuid.uuid4().hex[:6]}-")
     (folder / "zz-broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(64))
@@ -95,8 +94,7 @@ def test_runtime_failure_among_good_items(
 def test_sigkill_midway_then_rerun_loses_nothing_and_repeats_nothing(
     real: RealComfyUI, isolation: Isolation, tmp_path: Path
 ) -> None:
-    """Killed (SIGKILL) once one item succeeded and another was submitted; the rerun
-    follows the submitted job and renders the rest: one job per item on the server."""
+    """SIGKILL midway, then rerun: every item done, one server job per item."""
     tag = uuid.uuid4().hex[:8]
     (isolation.workflow_dir / "slowblur.json").write_text(json.dumps(slow_blur_graph(tag)))
     folder = tmp_path / "in"

@@ -106,8 +106,7 @@ async def test_unknown_target_fails_config(tmp_path: Path) -> None:
 async def test_tailscale_down_skips_the_network_rungs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Tailscale stopped: exit 3 from the tailscale rung, DNS to templates skipped, the
-    connection attempt abandoned (here a stand-in that would never end)."""
+    """Tailscale stopped: exit 3 from its rung, DNS to templates skipped, no connection tried."""
 
     async def never_reached(*args: Any) -> dict[str, Any]:
         await asyncio.Event().wait()

@@ -435,8 +435,7 @@ def test_placeholder_kind_on_int(input_name: str, value: str, ok: bool) -> None:
 
 
 def test_placeholders_on_float_combo_string_and_media() -> None:
-    """PARAM_INT on FLOAT, PARAM_COMBO on a combo, PARAM_PROMPT on STRING and
-    PARAM_IMAGE_* on LoadImage are all accepted."""
+    """Placeholders of the right kind on FLOAT, combo, STRING and LoadImage inputs pass."""
     graph = {
         "1": node("LoadImage", image="PARAM_IMAGE_INPUT"),
         "2": node(
@@ -555,8 +554,7 @@ def _problem_graphs(checkpoint: str) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.real
 async def test_real_server_rejects_what_we_reject(real_comfyui: RealComfyUI, tmp_path: Any) -> None:
-    """Against the live catalog: the good graph passes, each problem graph is found by us
-    and refused by the server's own POST /prompt; a combined graph gives every problem."""
+    """Each problem we find is refused by the real server too; the good graph passes both."""
     async with ComfyClient(real_comfyui.url) as client:
         result = await load_catalog(client, tmp_path)
         assert result.source == "live"
