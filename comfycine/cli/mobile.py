@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from comfycine.cli.options import DebugOpt, ForceOpt, JsonOpt, TargetOpt, UrlOpt, load_settings
+from comfycine.cli.options import (
+    DebugOpt,
+    ForceOpt,
+    JsonOpt,
+    OfflineOpt,
+    TargetOpt,
+    UrlOpt,
+    load_settings,
+)
 from comfycine.cli.render import Output
 
 app = typer.Typer(
@@ -76,9 +84,7 @@ def mcww_tag(
         bool, typer.Option("--in-place", help="Rewrite FILE itself instead of NAME-mcww.json.")
     ] = False,
     force: ForceOpt = False,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Use the last snapshot of the server's nodes.")
-    ] = False,
+    offline: OfflineOpt = False,
     target: TargetOpt = None,
     url: UrlOpt = None,
     json: JsonOpt = False,

@@ -44,3 +44,7 @@ NoValidateOpt = Annotated[
     bool,
     typer.Option("--no-validate", help="Skip the check against the server's nodes/models."),
 ]
+OfflineOpt = Annotated[
+    bool,
+    typer.Option("--offline", help="Use the last snapshot of the server's nodes and models."),
+]

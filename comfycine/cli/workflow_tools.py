@@ -12,17 +12,13 @@ from comfycine.cli.options import (
     DebugOpt,
     ForceOpt,
     JsonOpt,
+    OfflineOpt,
     OutputOpt,
     TargetOpt,
     UrlOpt,
     load_settings,
 )
 from comfycine.cli.render import Output
-
-OfflineOpt = Annotated[
-    bool,
-    typer.Option("--offline", help="Use the last snapshot of the server's nodes and models."),
-]
 
 
 def _target(settings: Any, target: str | None) -> Any:
