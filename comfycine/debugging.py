@@ -18,6 +18,7 @@ from .diagnose.context import add_known_facts, context_from_record
 from .diagnose.lookup import fill_from_server
 from .diagnose.rules import missing_classes, missing_model_files
 from .errors import ComfycineError, RecordedError
+from .jobcontrol import job_view
 from .jobs import failure_from_payload, node_titles
 from .ledger import JobRecord, Ledger
 from .probe import is_tailscale_host, probe
@@ -64,21 +65,10 @@ def _find(settings: Settings, ref: str) -> JobRecord:
         return ledger.find(ref)
 
 
-def _job_view(record: JobRecord) -> dict[str, Any]:
-    return {
-        "job": record.id,
-        "template": record.template,
-        "target": record.target,
-        "status": record.status,
-        "params": record.params,
-        "seeds": record.seeds,
-    }
-
-
 async def _debug_job(settings: Settings, ref: str) -> DebugResult:
     record = _find(settings, ref)
     ctx = context_from_record(record, settings.workflow_dir)
-    view = _job_view(record)
+    view = job_view(record)
     if record.status == "succeeded":
         return DebugResult(Diagnosis("ok", f"Job {record.id[:8]} succeeded: nothing to fix."), view)
     if not record.is_terminal:

@@ -86,7 +86,8 @@ class StatusResult:
         return {"job": self.jobs[0]} if self.single else {"jobs": self.jobs}
 
 
-def _job_view(record: JobRecord, live: str | None = None) -> dict[str, Any]:
+def job_view(record: JobRecord, live: str | None = None) -> dict[str, Any]:
+    """A ledger job as ``status`` (and ``debug``) show it: result, times, error, live state."""
     view = JobResult.from_record(record).to_dict()
     view["created_at"] = record.created_at
     view["finished_at"] = record.finished_at
@@ -122,13 +123,13 @@ def status(settings: Settings, ref: str | None = None, *, limit: int = 20) -> St
     """One job (refreshed from the server when unfinished), or the recent jobs."""
     with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
         if ref is None:
-            return StatusResult([_job_view(r) for r in ledger.recent(limit)], single=False)
+            return StatusResult([job_view(r) for r in ledger.recent(limit)], single=False)
         record = ledger.find(ref)
         live = None
         if not record.is_terminal:
             live, record = asyncio.run(_live_state(settings, record))
             record = _refresh(ledger, record, live)
-    return StatusResult([_job_view(record, live)], single=True)
+    return StatusResult([job_view(record, live)], single=True)
 
 
 @dataclass
