@@ -21,9 +21,9 @@ from .errors import ComfycineError, RecordedError
 from .jobcontrol import job_view
 from .jobs import failure_from_payload, node_titles
 from .ledger import JobRecord, Ledger
-from .probe import is_tailscale_host, probe
 from .settings import Settings
 from .targets import client_for, resolve_target
+from .transport.probe import is_tailscale_host, probe
 
 # A job that ended badly: what "debug last" looks for first.
 BAD_STATUSES = frozenset({"failed", "lost", "interrupted"})

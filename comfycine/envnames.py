@@ -28,6 +28,9 @@ ENV_DEBUG = "COMFYCINE_DEBUG"
 ENV_TARGETS = "COMFYCINE_TARGETS"
 ENV_TAILSCALE = "COMFYCINE_TAILSCALE"
 ENV_DOTENV = "COMFYCINE_ENV_FILE"
+ENV_OUTAGE_WINDOW = "COMFYCINE_OUTAGE_WINDOW"
+ENV_TRANSPORT = "COMFYCINE_TRANSPORT"
+ENV_STALL_AFTER = "COMFYCINE_STALL_AFTER"
 
 # field name -> environment names, first match wins
 ENV_NAMES: dict[str, tuple[str, ...]] = {
@@ -46,6 +49,9 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "debug": (ENV_DEBUG,),
     "targets": (ENV_TARGETS,),
     "tailscale_cli": (ENV_TAILSCALE,),
+    "outage_window": (ENV_OUTAGE_WINDOW,),
+    "transport": (ENV_TRANSPORT,),
+    "stall_after": (ENV_STALL_AFTER,),
 }
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .client import ComfyClient
 from .errors import (
     CloudAccountError,
     ComfycineError,
@@ -29,11 +28,13 @@ from .errors import (
 from .graph.tiling import tile_vae_decodes
 from .jobs import JobRunner, Observer, new_ids
 from .journal import Journal
+from .preflight import preflight
 from .results import JobResult, interrupted_error, outcome_result
 from .settings import Settings
-from .stream import EventStream
 from .targets import Target, resolve_target
 from .templates import Template, bind_values, load_template, render_graph, template_dirs
+from .transport import ComfyClient
+from .transport.eventstream import EventStream
 
 
 def target_url(settings: Settings, target: str | None) -> tuple[str, str]:
@@ -330,8 +331,6 @@ async def _preflight(
     graph: dict[str, Any],
     uploaded: dict[str, str],
 ) -> None:
-    from .workbench import preflight
-
     template = job.preflight if isinstance(job.preflight, Template) else None
     await preflight(
         client, settings, graph, label=job.label, template=template, uploaded=set(uploaded.values())

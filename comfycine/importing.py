@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .client import ComfyClient
 from .errors import TemplateInvalid, UsageError
 from .graph.convert import is_ui_workflow, ui_to_api
 from .graph.schema import Catalog
+from .transport import ComfyClient
 
 WORKFLOWS_DIR = "workflows"  # under the server's user directory
 PROMPT_PLACEHOLDER = "PARAM_PROMPT"

@@ -10,9 +10,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import ComfyClient
 from .errors import UsageError
 from .graph.schema import Catalog, NodeSchema
+from .transport import ComfyClient
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from . import events as ev
-from .client import ComfyClient, HistoryEntry, OutputRef
-from .downloads import download_output, output_path
 from .errors import (
     ComfycineError,
     JobFailed,
@@ -33,7 +30,11 @@ from .journal import Journal
 from .ledger import JobRecord
 from .progress import JobProgress
 from .sanitize import clean_text
-from .stream import EventStream, StreamDropped
+from .transport import ComfyClient, HistoryEntry, OutputRef
+from .transport import events as ev
+from .transport.downloads import download_output, output_path
+from .transport.eventstream import EventStream, StreamDropped
+from .transport.uploads import upload_media
 
 # Without any event for this long, ask /history and /queue directly (missed events,
 # a proxy that swallowed the socket); cheap on the server.
@@ -144,13 +145,11 @@ class JobRunner:
 
     async def upload_media(self, media: dict[str, Path]) -> dict[str, str]:
         """Upload each media file; map parameter → the name the server gave it."""
-        uploaded: dict[str, str] = {}
-        for name, path in media.items():
+
+        def uploading(path: Path) -> None:
             self._notify(JobProgress(job_id="", phase="uploading", detail=path.name))
-            answer = await self.client.upload_image(path)
-            sub = answer["subfolder"]
-            uploaded[name] = f"{sub}/{answer['name']}" if sub else answer["name"]
-        return uploaded
+
+        return await upload_media(self.client, media, on_file=uploading)
 
     async def record(
         self,

@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import events as ev
+from .transport import events as ev
 
 
 @dataclass

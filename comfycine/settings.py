@@ -11,9 +11,9 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .envnames import (
     ENV_DOTENV,
@@ -24,6 +24,8 @@ from .errors import UsageError
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
 DEFAULT_CLOUD_URL = "https://cloud.comfy.org"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+DEFAULT_OUTAGE_WINDOW = 600.0
+DEFAULT_STALL_AFTER = 1200.0
 
 
 def _home() -> Path:
@@ -75,6 +77,15 @@ class Settings(BaseModel):
     targets: str | None = None
     # The Tailscale CLI, when it is neither on PATH nor in the macOS app bundle.
     tailscale_cli: str | None = None
+    # How long a followed job's server may stay out of reach (seconds) before giving up:
+    # hotel Wi-Fi and relayed Tailscale links drop for seconds to minutes.
+    outage_window: float = Field(default=DEFAULT_OUTAGE_WINDOW, gt=0)
+    # How a job is followed: the event socket with polling as the fallback (auto), or
+    # only one of the two (ws, poll).
+    transport: Literal["auto", "ws", "poll"] = "auto"
+    # A running job with no progress, queue or history change for this long (seconds)
+    # is reported as stalled (never cancelled): long video nodes are silent for minutes.
+    stall_after: float = Field(default=DEFAULT_STALL_AFTER, gt=0)
     # Where each value came from ("flag", "env", ".env", "default"): shown by doctor.
     sources: dict[str, str] = {}
 

@@ -11,9 +11,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from .client import ComfyClient
 from .errors import CloudAccountError, UsageError
 from .settings import Settings
+from .transport import ComfyClient
 
 LOCAL = "local"
 CLOUD = "cloud"
@@ -36,7 +36,7 @@ class Target:
     def client(self) -> ComfyClient:
         """A client for this target (the key stays inside it)."""
         if self.is_cloud:
-            from .cloud import CloudClient
+            from .transport.cloud import CloudClient
 
             if not self.api_key:
                 raise CloudAccountError(
@@ -85,7 +85,7 @@ def resolve_target(settings: Settings, name: str | None) -> Target:
 
 async def check_targets(settings: Settings, *, timeout: float = 3.0) -> list[dict[str, Any]]:
     """Every target with its reachability, probed at once (≤ ``timeout`` in all)."""
-    from .probe import probe
+    from .transport.probe import probe
 
     targets = list(named_targets(settings).values())
     # A cloud target without a key is not probed at all: nothing to learn, no traffic.

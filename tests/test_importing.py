@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from comfycine.client import ComfyClient
 from comfycine.errors import TemplateInvalid, UsageError
 from comfycine.graph.schema import Catalog
 from comfycine.importing import (
@@ -22,6 +21,7 @@ from comfycine.importing import (
     template_stem,
 )
 from comfycine.templates import load_template
+from comfycine.transport import ComfyClient
 from tests.captures import CAPTURES
 
 Handler = Callable[[httpx.Request], httpx.Response]

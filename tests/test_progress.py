@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comfycine import events as ev
+from comfycine.transport import events as ev
 from comfycine.progress import JobProgress
 from tests.captures import load, ws_frames
 

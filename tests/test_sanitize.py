@@ -38,7 +38,7 @@ def test_websocket_error_never_echoes_the_token() -> None:
     from websockets.exceptions import InvalidURI
 
     from comfycine.errors import ServerError
-    from comfycine.stream import map_ws_errors
+    from comfycine.transport.eventstream import map_ws_errors
 
     try:
         with map_ws_errors("https://cloud.test"):

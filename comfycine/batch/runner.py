@@ -21,7 +21,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ..client import ComfyClient
 from ..errors import (
     CloudAccountError,
     ComfycineError,
@@ -38,6 +37,7 @@ from ..results import JobResult, outcome_result
 from ..settings import Settings
 from ..targets import Target, client_for
 from ..templates import Template
+from ..transport import ComfyClient
 from .result import BatchItem, BatchResult
 
 EventHook = Callable[[str, dict[str, Any]], None]
@@ -155,7 +155,7 @@ class BatchEngine:
         sample = next((i.prepared for i in self.queue if i.prepared is not None), None)
         if not validate or sample is None:
             return
-        from ..workbench import preflight
+        from ..preflight import preflight
 
         names = {name: path.name for name, path in sample.media.items()}
         await preflight(

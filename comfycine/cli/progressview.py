@@ -13,8 +13,8 @@ from comfycine.cli.render import Output
 if TYPE_CHECKING:
     from rich.live import Live
 
-    from comfycine.events import Event
     from comfycine.progress import JobProgress
+    from comfycine.transport.events import Event
 
 
 def _clock(seconds: float) -> str:

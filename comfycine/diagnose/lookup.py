@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..client import ComfyClient
 from ..errors import ComfycineError
 from ..files import write_new_file
+from ..transport import ComfyClient
 from .model import JobContext, ModelSource, PackInfo
 
 MAPPING_PATHS = ("/v2/customnode/getmappings?mode=cache", "/customnode/getmappings?mode=cache")

@@ -16,14 +16,14 @@ import time
 import uuid
 from typing import Any
 
-from ..client import ComfyClient
 from ..errors import ComfycineError, ExitCode
-from ..probe import ProbeResult, _hint_for, is_tailscale_host, probe
 from ..sanitize import clean_text
 from ..settings import Settings
-from ..stream import EventStream
 from ..tailscale import TailscaleStatus, tailscale_status
 from ..targets import Target
+from ..transport import ComfyClient
+from ..transport.eventstream import EventStream
+from ..transport.probe import ProbeResult, _hint_for, is_tailscale_host, probe
 from .checks import FAIL, OK, WARN, Check, failed, skipped
 
 GIB = 1024**3
@@ -238,7 +238,7 @@ async def check_gpu(client: ComfyClient) -> Check:
     if str(first.get("type")) == "cpu":
         fix = "CPU only: fine for trying comfycine; renders need the PC's GPU (COMFYUI_URL)."
         return Check("gpu", WARN, value, fix)
-    from ..cloud import CloudClient
+    from ..transport.cloud import CloudClient
 
     if isinstance(client, CloudClient):
         # Comfy Cloud's GPUs are shared and managed: their free memory is not ours to fix.

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..client import ComfyClient
 from ..envnames import ENV_DOTENV
 from ..errors import ComfycineError, ExitCode, TemplateInvalid
-from ..probe import probe
 from ..settings import Settings, find_dotenv
 from ..targets import Target
+from ..transport import ComfyClient
+from ..transport.probe import probe
 from .checks import FAIL, OK, SKIP, WARN, Check, failed, skipped
 
 _TAILSCALE_NETS = (
@@ -64,8 +64,8 @@ async def check_templates(settings: Settings, client: ComfyClient) -> Check:
     A template missing something is a warning, not a failure: the others still work.
     """
     from ..graph.catalog_source import load_catalog
+    from ..preflight import LoadedWorkflow, check
     from ..templates import list_templates, read_template, template_dirs
-    from ..workbench import LoadedWorkflow, check
 
     try:
         catalog = await load_catalog(client, settings.cache_dir)

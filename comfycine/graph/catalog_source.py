@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ..client import ComfyClient
 from ..errors import TargetUnreachable, UsageError
+from ..transport import ComfyClient
 from .schema import Catalog
 
 SNAPSHOT_FORMAT = 1

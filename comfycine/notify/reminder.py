@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from .messages import still_rendering_notice
 
 if TYPE_CHECKING:
-    from ..events import Event
     from ..jobs import Observer
     from ..progress import JobProgress
+    from ..transport.events import Event
     from .notifier import Notifier
 
 DEFAULT_AFTER = 600.0

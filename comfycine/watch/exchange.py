@@ -30,11 +30,11 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..downloads import safe_stem
 from ..errors import ComfycineError, UsageError
 from ..files import write_new_file
 from ..sanitize import redact
 from ..templates import Template
+from ..transport.downloads import safe_stem
 from .completeness import FileState, media_kind
 
 INPUT, OUTPUT, FAILED, DONE = "input", "output", "failed", ".done"

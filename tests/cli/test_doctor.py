@@ -149,9 +149,10 @@ def run_script(args: list[str], path: str) -> subprocess.CompletedProcess[str]:
 
 def test_script_passes_the_exit_code_through(isolation: Isolation, free_port: int) -> None:
     """test-connection.sh runs doctor with its arguments and keeps its exit code (3)."""
-    result = run_script(
-        ["--url", f"http://127.0.0.1:{free_port}", "--json"], os.environ.get("PATH", "")
-    )
+    # The interpreter's own bin folder first: the comfycine of this environment (a venv
+    # that is not activated, as when pytest is run by its full path).
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    result = run_script(["--url", f"http://127.0.0.1:{free_port}", "--json"], path)
     assert result.returncode == 3, result
     assert '"command": "doctor"' in result.stdout
 
@@ -160,7 +161,11 @@ def test_script_falls_back_to_python_m(isolation: Isolation, free_port: int) -> 
     """Without a comfycine command on PATH the script runs python3 -m comfycine."""
     bin_dir = isolation.root / "bin"
     bin_dir.mkdir()
-    (bin_dir / "python3").symlink_to(sys.executable)
+    # A wrapper, not a symlink: a symlinked venv interpreter outside its venv finds no
+    # pyvenv.cfg beside it and loses the venv's packages.
+    wrapper = bin_dir / "python3"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
     result = run_script(
         ["--url", f"http://127.0.0.1:{free_port}", "--json"], f"{bin_dir}:/usr/bin:/bin"
     )

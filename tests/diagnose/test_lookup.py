@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 
-from comfycine.client import ComfyClient
 from comfycine.diagnose import JobContext
 from comfycine.diagnose.lookup import (
     fill_from_server,
@@ -16,6 +15,7 @@ from comfycine.diagnose.lookup import (
     packs_from_mappings,
     template_facts,
 )
+from comfycine.transport import ComfyClient
 
 MAPPINGS = {
     "comfyui-videohelpersuite": [

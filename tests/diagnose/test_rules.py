@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from comfycine.client import validation_error
 from comfycine.diagnose import JobContext, ModelSource, PackInfo, attach, diagnose
 from comfycine.errors import (
     CloudAccountError,
@@ -15,6 +14,7 @@ from comfycine.errors import (
     ValidationFailed,
 )
 from comfycine.jobs import failure_from_payload
+from comfycine.transport.failures import validation_error
 from tests.captures import load
 
 

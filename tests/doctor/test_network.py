@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from comfycine.client import ComfyClient
 from comfycine.doctor.network import (
     check_dns,
     check_gpu,
@@ -27,6 +26,7 @@ from comfycine.doctor.network import (
 )
 from comfycine.tailscale import TailscaleStatus, parse_status
 from comfycine.targets import Target
+from comfycine.transport import ComfyClient
 from tests.fakecomfy.server import FakeComfy
 from tests.faketailscale import put_first_on_path, state_text, write_fake_tailscale
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from comfycine.client import ComfyClient
 from comfycine.doctor.setup import (
     _templates_check,
     address_kind,
@@ -22,6 +21,7 @@ from comfycine.doctor.setup import (
 )
 from comfycine.settings import Settings, resolve
 from comfycine.targets import Target
+from comfycine.transport import ComfyClient
 from tests.fakecloud.server import FakeCloud
 from tests.fakecomfy.server import FakeComfy
 

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from comfycine.client import ComfyClient
 from comfycine.errors import TargetUnreachable, UsageError
 from comfycine.graph.catalog_source import (
     fetch_models,
@@ -20,6 +19,7 @@ from comfycine.graph.catalog_source import (
     save_snapshot,
     snapshot_path,
 )
+from comfycine.transport import ComfyClient
 from tests.captures import CAPTURES
 
 URL = "http://comfy.test:8188"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from comfycine.client import ComfyClient
 from comfycine.errors import ValidationFailed
 from comfycine.graph import Catalog, Problem, load_catalog, validate_graph
+from comfycine.transport import ComfyClient
 from tests.captures import CAPTURES
 from tests.real_server import RealComfyUI
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from comfycine.events import Event
 from comfycine.notify import Notice, Notifier, remind_when_long
 from comfycine.progress import JobProgress
+from comfycine.transport.events import Event
 
 
 class Recorder(Notifier):

@@ -27,21 +27,12 @@ from typing import Any
 
 import httpx
 
-from .client import (
-    CONNECT_TIMEOUT,
-    READ_TIMEOUT,
-    ComfyClient,
-    HistoryEntry,
-    OutputRef,
-    map_http_errors,
-    parse_history_entry,
-    parse_outputs,
-    prompt_body,
-    validation_error,
-)
-from .errors import CloudAccountError, DownloadFailed, ServerError, UsageError
-from .sanitize import clean_text, redact
-from .settings import DEFAULT_CLOUD_URL
+from ..errors import CloudAccountError, DownloadFailed, ServerError, UsageError
+from ..sanitize import clean_text, redact
+from ..settings import DEFAULT_CLOUD_URL
+from .failures import map_http_errors, validation_error
+from .local import CONNECT_TIMEOUT, READ_TIMEOUT, ComfyClient, prompt_body
+from .records import HistoryEntry, OutputRef, parse_history_entry, parse_outputs
 
 logger = logging.getLogger(__name__)
 

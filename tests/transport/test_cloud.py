@@ -11,14 +11,6 @@ import httpx
 import pytest
 from PIL import Image
 
-from comfycine.client import OutputRef
-from comfycine.cloud import (
-    MAX_RETRY_WAIT,
-    PLAN_REFUSALS,
-    CloudClient,
-    is_terminal_status,
-)
-from comfycine.downloads import download_output
 from comfycine.errors import (
     CloudAccountError,
     ComfycineError,
@@ -28,6 +20,14 @@ from comfycine.errors import (
     ValidationFailed,
 )
 from comfycine.jobs import failure_from_payload
+from comfycine.transport import OutputRef
+from comfycine.transport.cloud import (
+    MAX_RETRY_WAIT,
+    PLAN_REFUSALS,
+    CloudClient,
+    is_terminal_status,
+)
+from comfycine.transport.downloads import download_output
 
 KEY = "comfyui-SENTINEL-4f0c9a7e1b2d"
 API = "https://cloud.test"

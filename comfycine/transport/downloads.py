@@ -12,8 +12,9 @@ import re
 from datetime import date
 from pathlib import Path
 
-from .client import ComfyClient, OutputRef
-from .errors import ComfycineError, DownloadFailed
+from ..errors import ComfycineError, DownloadFailed
+from .local import ComfyClient
+from .records import OutputRef
 
 CHUNK_SIZE = 1 << 20
 _EXT = re.compile(r"^[A-Za-z0-9]{1,8}$")

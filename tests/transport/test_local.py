@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from comfycine.client import ComfyClient, OutputRef, parse_outputs
 from comfycine.errors import ServerError, TargetUnreachable, ValidationFailed
+from comfycine.transport import ComfyClient, OutputRef, parse_outputs
 from tests.captures import load
 
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -19,10 +19,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from .client import unreachable_error
-from .errors import ComfycineError, ServerError
+from ..errors import ComfycineError, ServerError
+from ..sanitize import redact
 from .events import Event, Status, parse_frame
-from .sanitize import redact
+from .failures import unreachable_error
 
 OPEN_TIMEOUT = 2.5  # with start-up, an unreachable server is reported within 3 s
 CLOSE_TIMEOUT = 0.5

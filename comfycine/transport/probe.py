@@ -28,9 +28,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .client import _unreachable_reason
-from .errors import TargetUnreachable
-from .sanitize import clean_text, redact
+from ..errors import TargetUnreachable
+from ..sanitize import clean_text, redact
+from .failures import unreachable_reason
 
 DEFAULT_TIMEOUT = 3.0
 API_KEY_HEADER = "X-API-Key"
@@ -149,7 +149,7 @@ async def _check(
         except httpx.TimeoutException:
             return "timeout", f"no answer within {timeout:g} s", {}
         except httpx.ConnectError as exc:
-            reason = _unreachable_reason(exc)
+            reason = unreachable_reason(exc)
             return reason, _REASON_TEXT.get(reason, str(exc)), {}
         except httpx.RemoteProtocolError as exc:
             return "not_comfyui", f"the answer is not valid HTTP ({exc})", {}

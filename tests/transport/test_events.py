@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from comfycine import events as ev
+from comfycine.transport import events as ev
 from tests.captures import load, scenarios_with, ws_frames
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from comfycine.client import ComfyClient, OutputRef
-from comfycine.downloads import download_output, output_path, safe_extension
 from comfycine.errors import DownloadFailed
+from comfycine.transport import ComfyClient, OutputRef
+from comfycine.transport.downloads import download_output, output_path, safe_extension
 
 REF = OutputRef("9", "images", "clip_00001_.mp4", "video", "output", animated=True)
 

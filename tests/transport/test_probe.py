@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from comfycine.errors import ExitCode
-from comfycine.probe import ProbeResult, is_tailscale_host, probe, unreachable_from
+from comfycine.transport.probe import ProbeResult, is_tailscale_host, probe, unreachable_from
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

@@ -1,0 +1,140 @@
+"""The one boundary where httpx's exceptions and error answers become comfycine errors.
+
+:func:`map_http_errors` wraps every request; :func:`unreachable_reason` names why a
+connection failed (dns, refused, timeout, ...), which both the error text and the
+reconnect policy use.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..errors import ComfycineError, ServerError, TargetUnreachable, ValidationFailed
+from ..sanitize import clean_text
+
+
+def unreachable_reason(exc: httpx.TransportError) -> str:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return "dns"
+        if isinstance(cause, ConnectionRefusedError) or (
+            isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED
+        ):
+            return "refused"
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    text = str(exc).lower()
+    if "name or service not known" in text or "nodename nor servname" in text:
+        return "dns"
+    if "refused" in text:
+        return "refused"
+    return "connect"
+
+
+_REASON_TEXT = {
+    "dns": "the host name does not resolve",
+    "refused": "the connection was refused "
+    "(ComfyUI not running, or not listening beyond localhost)",
+    "timeout": "no answer in time (PC off or asleep, firewall, or Tailscale down)",
+    "connect": "the connection failed",
+    "dropped": "the server closed the connection",
+}
+
+
+def unreachable_error(url: str, reason: str) -> TargetUnreachable:
+    """A :class:`TargetUnreachable` with a plain reason and the next command."""
+    host = urlsplit(url).hostname or url
+    hint = "Check that ComfyUI runs with --listen and that COMFYUI_URL is right."
+    if host.startswith("100.") or host.endswith(".ts.net"):
+        hint = (
+            "Check that Tailscale runs and is logged in on both machines, and that the PC is awake."
+        )
+    elif host in {"127.0.0.1", "localhost", "::1"}:
+        hint = "Start ComfyUI (or the test server: comfycine server up), then retry."
+    return TargetUnreachable(
+        f"Cannot reach ComfyUI at {url}: {_REASON_TEXT.get(reason, reason)}.",
+        hint=hint,
+        details={"url": url, "reason": reason, "fallback": "cloud"},
+    )
+
+
+@contextmanager
+def map_http_errors(url: str) -> Iterator[None]:
+    """Translate httpx transport errors into comfycine errors (the one boundary)."""
+    try:
+        yield
+    except ComfycineError:
+        raise
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise unreachable_error(url, unreachable_reason(exc)) from exc
+    except httpx.TimeoutException as exc:
+        raise unreachable_error(url, "timeout") from exc
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        raise unreachable_error(url, "dropped") from exc
+
+
+def raise_for_server_error(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    body = clean_text(response.text[:500]).strip()
+    kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
+    raise ServerError(
+        f"ComfyUI answered HTTP {response.status_code} ({kind}) to "
+        f"{response.request.method} {response.request.url.path}: {body or '(empty body)'}",
+        details={"status": response.status_code, "path": response.request.url.path},
+    )
+
+
+def read_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise ServerError(
+            f"{response.request.url.path} did not answer JSON: is this a ComfyUI server?",
+            details={"status": response.status_code, "path": response.request.url.path},
+        ) from None
+
+
+def validation_error(body: dict[str, Any]) -> ValidationFailed:
+    """The error for a 400 answer to ``POST /prompt``, with the server's own reason."""
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    node_errors = body.get("node_errors") if isinstance(body.get("node_errors"), dict) else {}
+    problems: list[dict[str, Any]] = []
+    for node_id, node in (node_errors or {}).items():
+        for err in (node or {}).get("errors", ()):
+            extra = err.get("extra_info") or {}
+            problems.append(
+                {
+                    "node": str(node_id),
+                    "class_type": (node or {}).get("class_type"),
+                    "input": extra.get("input_name"),
+                    "code": err.get("type"),
+                    "message": clean_text(f"{err.get('message', '')}: {err.get('details', '')}"),
+                }
+            )
+    message = clean_text(str((error or {}).get("message") or "The server rejected the workflow"))
+    details = clean_text(str((error or {}).get("details") or ""))
+    if problems:
+        reasons = "; ".join(f"node {p['node']} {p['message']}" for p in problems)
+        text = f"{message}: {reasons}"
+    else:
+        text = f"{message} ({details})" if details else message
+    # The server cannot tell a typo from a missing custom-node pack: unknown_node, as the
+    # validator says when no template declares the pack.
+    code = "unknown_node" if "does not exist" in message else "validation_failed"
+    if any(p["code"] == "value_not_in_list" for p in problems):
+        code = "missing_model" if all(p["code"] == "value_not_in_list" for p in problems) else code
+    return ValidationFailed(
+        text,
+        code=code,
+        details={"server_error": error, "problems": problems},
+    )
