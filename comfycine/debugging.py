@@ -22,7 +22,7 @@ from .jobcontrol import job_view
 from .jobs import failure_from_payload, node_titles
 from .ledger import JobRecord, Ledger
 from .settings import Settings
-from .targets import client_for, resolve_target
+from .targets import client_for, credentialed_url, resolve_target
 from .transport.probe import is_tailscale_host, probe
 
 # A job that ended badly: what "debug last" looks for first.
@@ -114,6 +114,7 @@ async def _enrich(
     settings: Settings, ctx: JobContext, error: ComfycineError, url: str, target: str
 ) -> None:
     """Ask the server's Manager about missing packs/models; Tailscale about a lost PC."""
+    url = credentialed_url(settings, target, url)
     classes = missing_classes(error)
     files = [name for name, _ in missing_model_files(error)]
     if (classes or files) and target != "cloud":
@@ -163,4 +164,4 @@ def free_memory(
             await client.free_memory(unload_models=unload_models)
 
     asyncio.run(run())
-    return {"target": chosen.name, "url": chosen.url, "unload_models": unload_models}
+    return {"target": chosen.name, "url": chosen.shown_url, "unload_models": unload_models}

@@ -6,9 +6,13 @@ from here to redact them, including commands that never load the full settings.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
+
+from .errors import UsageError
+from .urls import url_passwords
 
 # Aliases are read when the main one is unset.
 ENV_COMFYUI_URL = "COMFYUI_URL"
@@ -56,11 +60,19 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
 
 
 SECRET_ENV_NAMES = (ENV_CLOUD_API_KEY, ENV_TELEGRAM_BOT_TOKEN)
+# Settings that hold server URLs, whose ``user:password@`` part is a secret too.
+URL_ENV_NAMES = (ENV_COMFYUI_URL, ENV_CLOUD_URL, ENV_TARGETS, ENV_TELEGRAM_API_URL)
 
 
 def secret_values(env: Mapping[str, str]) -> tuple[str, ...]:
-    """The configured secret values (environment, then the .env files), for redaction."""
+    """The configured secret values (environment, then the .env files), for redaction.
+
+    Keys, tokens, and the passwords of server URLs (``http://user:pw@host``). Never
+    raises: a .env that cannot be decoded is read with replacement characters here.
+    """
     values = [env.get(name, "") for name in SECRET_ENV_NAMES]
+    for name in URL_ENV_NAMES:
+        values.extend(url_passwords(env.get(name, "")))
     candidates = [env.get(ENV_DOTENV, ""), ".env"]
     config_home = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     candidates.append(os.path.join(config_home, "comfycine", ".env"))
@@ -80,7 +92,50 @@ def _dotenv_secrets(path: Path) -> list[str]:
         key, sep, value = line.strip().removeprefix("export ").partition("=")
         if sep and key.strip() in SECRET_ENV_NAMES:
             found.append(value.strip().strip("'\""))
+        found.extend(url_passwords(line))
     return found
+
+
+def read_dotenv_text(path: Path) -> str:
+    """The text of a ``.env`` file, which must be UTF-8 (a BOM is allowed).
+
+    Raises :class:`UsageError` (code ``invalid_dotenv``, exit 2) naming the file and
+    the line of the first byte that is not UTF-8 (a file saved as Latin-1 or
+    Windows-1252), or why the file cannot be read.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot read the settings file {path}: {exc.strerror or exc}.",
+            code="invalid_dotenv",
+            hint=f"Fix its permissions, or point {ENV_DOTENV} at another file.",
+            details={"path": str(path)},
+        ) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UsageError(
+            f"{path}:{line}: the settings file is not UTF-8 text "
+            f"(byte 0x{data[exc.start]:02x}, as an editor saving Latin-1 or Windows-1252 "
+            "writes accented letters).",
+            code="invalid_dotenv",
+            hint="Save the file with the UTF-8 encoding (Save As, Encoding: UTF-8), then retry.",
+            details={"path": str(path), "line": line},
+        ) from None
+
+
+def dotenv_file_values(path: Path) -> dict[str, str]:
+    """The key/value pairs of a ``.env`` file (no interpolation, no export to os.environ).
+
+    Raises :class:`UsageError` (``invalid_dotenv``) as :func:`read_dotenv_text` does.
+    """
+    from dotenv import dotenv_values
+
+    text = read_dotenv_text(path)
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def quick_setting(field: str, env: Mapping[str, str]) -> str | None:
@@ -95,9 +150,7 @@ def quick_setting(field: str, env: Mapping[str, str]) -> str | None:
             return env[name]
     dotenv = Path(env.get(ENV_DOTENV) or ".env")
     if dotenv.is_file():
-        from dotenv import dotenv_values
-
-        values = dotenv_values(dotenv, interpolate=False)
+        values = dotenv_file_values(dotenv)
         for name in names:
             if values.get(name):
                 return values[name]

@@ -10,6 +10,7 @@
     │   ├── MediaNotFound               exit 2   a media path that does not exist
     │   └── JobNotFound                 exit 2   no such job in the ledger
     ├── TargetUnreachable               exit 3   DNS, refused, timeout
+    │   └── SocketRefused               exit 3   the WebSocket refused, HTTP answering
     ├── RejectedError                   exit 4   server refused before running
     │   ├── ValidationFailed            exit 4   node_errors / invalid_prompt
     │   └── ServerError                 exit 4   5xx or a non-ComfyUI answer
@@ -20,6 +21,7 @@
     ├── NotifyFailed                    exit 5   no notification channel delivered
     ├── StillRunning                    exit 6   the wait ended before the job
     ├── CloudAccountError               exit 7   key, credits, plan, queue full
+    ├── OutputNotWritable               exit 8   disk full, read-only or unwritable folder
     └── Interrupted                     exit 130 Ctrl-C
 
 Every class carries a stable snake_case ``code``, a one-line ``hint`` that names the
@@ -43,6 +45,7 @@ class ExitCode(IntEnum):
     FAILED = 5
     STILL_RUNNING = 6
     CLOUD_ACCOUNT = 7
+    OUTPUT_NOT_WRITABLE = 8
     INTERRUPTED = 130
 
 
@@ -130,6 +133,16 @@ class TargetUnreachable(ComfycineError):
     default_hint = "Check that ComfyUI runs with --listen and that COMFYUI_URL is right."
 
 
+class SocketRefused(TargetUnreachable):
+    """The server (or a proxy in front of it) answers HTTP but refuses the WebSocket.
+
+    Followed jobs fall back to polling; only ``--transport ws`` makes this an error.
+    """
+
+    code = "websocket_refused"
+    default_hint = "Follow jobs over plain HTTP instead: add --transport poll."
+
+
 class RejectedError(ComfycineError):
     """The server refused the job before running it."""
 
@@ -209,6 +222,19 @@ class CloudAccountError(ComfycineError):
     code = "cloud_account"
     exit_code = ExitCode.CLOUD_ACCOUNT
     default_hint = "Check the key and credits at platform.comfy.org."
+
+
+class OutputNotWritable(ComfycineError):
+    """An output cannot be written: disk full, quota, read-only or unwritable folder.
+
+    Not a bug and not a failed render: the job is recorded ``rendered`` and ``wait``
+    downloads what is missing once there is room. Codes: ``disk_full`` (no space or
+    quota), ``output_not_writable`` (permissions, read-only, a file where a folder goes).
+    """
+
+    code = "output_not_writable"
+    exit_code = ExitCode.OUTPUT_NOT_WRITABLE
+    default_hint = "Fix the output folder (COMFYCINE_OUTPUT_DIR), then: comfycine wait JOB"
 
 
 class Interrupted(ComfycineError):

@@ -26,7 +26,7 @@ from .errors import (
     recordable,
 )
 from .graph.tiling import tile_vae_decodes
-from .jobs import JobRunner, Observer, new_ids
+from .jobs import FollowOptions, JobRunner, Observer, new_ids
 from .journal import Journal
 from .preflight import preflight
 from .results import JobResult, interrupted_error, outcome_result
@@ -34,7 +34,7 @@ from .settings import Settings
 from .targets import Target, resolve_target
 from .templates import Template, bind_values, load_template, render_graph, template_dirs
 from .transport import ComfyClient
-from .transport.eventstream import EventStream
+from .transport.updates import JobUpdates
 
 
 def target_url(settings: Settings, target: str | None) -> tuple[str, str]:
@@ -276,18 +276,23 @@ async def _run_on(
 ) -> JobResult:
     prompt_id, client_id = new_ids()
     runner = JobRunner(
-        client, journal, target=target, output_dir=settings.output_dir, observer=observer
+        client,
+        journal,
+        target=target,
+        output_dir=settings.output_dir,
+        observer=observer,
+        options=FollowOptions.from_settings(settings),
     )
     # The socket must be open before the POST; prepare the job while its handshake
     # is in flight (round trips over Tailscale). Detached: just check the server.
     reaching: asyncio.Future[Any] = asyncio.ensure_future(
-        client.queue() if detach else runner.open_stream(client_id)
+        client.queue() if detach else runner.open_updates(client_id)
     )
-    stream: EventStream | None = None
+    updates: JobUpdates | None = None
     try:
         uploaded: dict[str, str] = {}
         if job.media:
-            stream = _as_stream(await reaching)
+            updates = _as_updates(await reaching)
             uploaded = await runner.upload_media(job.media)
         graph = job.build(uploaded)
         record = await runner.record(
@@ -304,24 +309,24 @@ async def _run_on(
         try:
             # Reachable first (bounded at 2.5 s): a server that accepts connections
             # but never answers must not hang the preflight's requests.
-            stream = _as_stream(await reaching)
+            updates = _as_updates(await reaching)
             if job.preflight is not None and job.preflight is not False:
                 await _preflight(client, settings, job, graph, uploaded)
         except ComfycineError as exc:
             await journal.mark(record.id, "failed", error=recordable(exc))
             raise
         record = await runner.post(record)
-        if stream is None:
+        if updates is None:
             return JobResult.from_record(record)
         try:
-            outcome = await runner.follow(record, stream, timeout=timeout, attach=False)
+            outcome = await runner.follow(record, updates, timeout=timeout, attach=False)
         except asyncio.CancelledError:
-            raise interrupted_error(prompt_id) from None
+            raise interrupted_error(record.id) from None
         return outcome_result(outcome)
     finally:
-        stream = stream or await _settle(reaching)
-        if stream is not None:
-            await stream.close()
+        updates = updates or await _settle(reaching)
+        if updates is not None:
+            await updates.close()
 
 
 async def _preflight(
@@ -337,16 +342,16 @@ async def _preflight(
     )
 
 
-def _as_stream(reached: Any) -> EventStream | None:
-    return reached if isinstance(reached, EventStream) else None
+def _as_updates(reached: Any) -> JobUpdates | None:
+    return reached if isinstance(reached, JobUpdates) else None
 
 
-async def _settle(reaching: asyncio.Future[Any]) -> EventStream | None:
-    """Cancel a connection still in flight, or return the socket it opened (to close it)."""
+async def _settle(reaching: asyncio.Future[Any]) -> JobUpdates | None:
+    """Cancel a connection still in flight, or return the updates it opened (to close)."""
     if not reaching.done():
         reaching.cancel()
     with contextlib.suppress(BaseException):
-        return _as_stream(await reaching)
+        return _as_updates(await reaching)
     return None
 
 
@@ -412,6 +417,8 @@ def with_fallback(
         oom = isinstance(exc, JobFailed)
         if on_cloud or (oom and exc.code != "out_of_memory"):
             raise
+        if exc.details.get("submitted"):
+            raise  # the job reached the PC and may still run there: never render it twice
         consented, flag = (on_oom, "--on-oom") if oom else (fallback, "--fallback")
         if consented == "cloud":
             notice(f"{exc.message} Running on Comfy Cloud, as {flag} cloud allows.")

@@ -7,16 +7,26 @@ own server, whatever the current settings point at.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ComfycineError, JobInterrupted, RecordedError, recordable
-from .jobs import JobRunner, Observer
+from .collecting import needs_collection
+from .errors import (
+    ComfycineError,
+    JobFailed,
+    JobInterrupted,
+    RecordedError,
+    UsageError,
+    recordable,
+)
+from .jobs import FollowOptions, JobRunner, Observer
 from .journal import Journal
 from .ledger import JobRecord, Ledger
 from .results import JobResult, interrupted_error, outcome_result
 from .settings import Settings
 from .targets import client_for
+from .transport import ComfyClient
 
 
 async def _wait(
@@ -26,7 +36,8 @@ async def _wait(
         record = await journal.find(ref)
         if record.status == "succeeded" and record.outputs:
             return JobResult.from_record(record)
-        if record.is_terminal and record.status != "succeeded":
+        collect = needs_collection(record)
+        if record.is_terminal and record.status != "succeeded" and not collect:
             return _raise_recorded(record)
         async with client_for(settings, record.target, record.server_url) as client:
             runner = JobRunner(
@@ -35,9 +46,13 @@ async def _wait(
                 target=record.target,
                 output_dir=settings.output_dir,
                 observer=observer,
+                options=FollowOptions.from_settings(settings),
             )
             try:
-                outcome = await runner.follow(record, timeout=timeout)
+                if collect:  # rendered: only the download is left, nothing to follow
+                    outcome = await runner.collect(record, timeout=timeout)
+                else:
+                    outcome = await runner.follow(record, timeout=timeout)
             except asyncio.CancelledError:
                 raise interrupted_error(record.id) from None
             return outcome_result(outcome)
@@ -95,6 +110,9 @@ def job_view(record: JobRecord, live: str | None = None) -> dict[str, Any]:
         view["error"] = record.error
     if live:
         view["server_state"] = live
+    stalled = record.extra.get("stalled")
+    if stalled and not record.is_terminal:
+        view["stalled"] = stalled
     return view
 
 
@@ -126,7 +144,10 @@ def status(settings: Settings, ref: str | None = None, *, limit: int = 20) -> St
             return StatusResult([job_view(r) for r in ledger.recent(limit)], single=False)
         record = ledger.find(ref)
         live = None
-        if not record.is_terminal:
+        if needs_collection(record):
+            # Rendered: the server has nothing more to say; only the download is left.
+            live = f"rendered, not downloaded: run comfycine wait {record.id[:8]}"
+        elif not record.is_terminal:
             live, record = asyncio.run(_live_state(settings, record))
             record = _refresh(ledger, record, live)
     return StatusResult([job_view(record, live)], single=True)
@@ -137,14 +158,37 @@ class CancelResult:
     """``cancel``: what was done to the job."""
 
     job: str
-    action: str  # interrupted | removed | already_finished | not_on_server
+    action: str  # interrupted | removed | already_finished | not_on_server | freed
+    steps: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"job": self.job, "action": self.action}
+        data: dict[str, Any] = {"job": self.job, "action": self.action}
+        if self.steps is not None:
+            data["steps"] = self.steps
+        return data
 
 
-async def _cancel(settings: Settings, ref: str) -> CancelResult:
+# How long to wait for a running job to stop after each step of an escalation.
+STOP_WAIT = 10.0
+STOP_POLL = 0.2
+
+
+async def _stopped(client: ComfyClient, job_id: str, wait: float) -> bool:
+    """Whether the job left the running slot within ``wait`` seconds."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + wait
+    while True:
+        if await client.history(job_id) is not None:
+            return True
+        if (await client.queue()).position(job_id) is None:
+            return True
+        if loop.time() >= until:
+            return False
+        await asyncio.sleep(STOP_POLL)
+
+
+async def _cancel(settings: Settings, ref: str, force: bool) -> CancelResult:
     with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
         record = ledger.find(ref)
         if record.is_terminal:
@@ -153,21 +197,7 @@ async def _cancel(settings: Settings, ref: str) -> CancelResult:
             queue = await client.queue()
             position = queue.position(record.id)
             if position == 0:
-                await client.interrupt(record.id)
-                # The follower (generate/wait) records "interrupted" from history; if
-                # none is running, record it here once the server confirms.
-                for _ in range(50):
-                    history = await client.history(record.id)
-                    if history is not None:
-                        cancelled = JobInterrupted(
-                            f"Job {record.id[:8]} was cancelled while running.",
-                            hint=f"Render it again with: comfycine generate "
-                            f"{record.template or 'TEMPLATE'}",
-                        )
-                        ledger.mark(record.id, "interrupted", error=recordable(cancelled))
-                        break
-                    await asyncio.sleep(0.1)
-                return CancelResult(record.id, "interrupted")
+                return await _interrupt(client, ledger, record, force)
             if position is not None:
                 await client.delete_pending([record.id])
                 removed = JobInterrupted(
@@ -184,6 +214,43 @@ async def _cancel(settings: Settings, ref: str) -> CancelResult:
             return CancelResult(record.id, "not_on_server")
 
 
-def cancel(settings: Settings, ref: str) -> CancelResult:
-    """Interrupt the job if it runs, remove it if it waits in the queue."""
-    return asyncio.run(_cancel(settings, ref))
+async def _interrupt(
+    client: ComfyClient, ledger: Ledger, record: JobRecord, force: bool
+) -> CancelResult:
+    """Interrupt a running job; with ``force`` escalate to ``POST /free``, then report."""
+    steps = ["interrupt"]
+    await client.interrupt(record.id)
+    stopped = await _stopped(client, record.id, STOP_WAIT if force else STOP_WAIT / 2)
+    if not stopped and force:
+        # A node stuck in a long GPU call ignores the interrupt flag until it returns;
+        # freeing memory can make it fail and return (Comfy Cloud manages its own).
+        with contextlib.suppress(UsageError):
+            await client.free_memory(unload_models=True)
+            steps.append("free")
+        stopped = await _stopped(client, record.id, STOP_WAIT)
+    if stopped:
+        cancelled = JobInterrupted(
+            f"Job {record.id[:8]} was cancelled while running.",
+            hint=f"Render it again with: comfycine generate {record.template or 'TEMPLATE'}",
+        )
+        if await client.history(record.id) is not None:
+            ledger.mark(record.id, "interrupted", error=recordable(cancelled))
+        return CancelResult(record.id, "freed" if "free" in steps else "interrupted", steps)
+    if not force:
+        return CancelResult(record.id, "interrupted", steps)
+    raise JobFailed(
+        f"Job {record.id[:8]} is still running after an interrupt and POST /free: the node "
+        "it is in does not stop.",
+        code="cancel_ignored",
+        hint="Restart ComfyUI on the PC (Pinokio: Stop, then Start); the job ends with it.",
+        details={"job": record.id, "steps": steps},
+    )
+
+
+def cancel(settings: Settings, ref: str, *, force: bool = False) -> CancelResult:
+    """Interrupt the job if it runs, remove it if it waits in the queue.
+
+    ``force`` escalates when the interrupt is ignored: ``POST /free``, then a report
+    (exit 5, ``cancel_ignored``) if the job still runs.
+    """
+    return asyncio.run(_cancel(settings, ref, force))

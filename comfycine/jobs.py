@@ -14,33 +14,40 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .collecting import collect_outputs, collect_rendered
 from .errors import (
     ComfycineError,
     JobFailed,
     JobInterrupted,
     JobLost,
     StillRunning,
+    TargetUnreachable,
     recordable,
 )
 from .journal import Journal
 from .ledger import JobRecord
 from .progress import JobProgress
 from .sanitize import clean_text
+from .stall import DEFAULT_STALL_AFTER, StallWatch, stall_text
 from .transport import ComfyClient, HistoryEntry, OutputRef
 from .transport import events as ev
-from .transport.downloads import download_output, output_path
-from .transport.eventstream import EventStream, StreamDropped
+from .transport.eventstream import EventStream
+from .transport.polling import locate_job
+from .transport.reconnect import DEFAULT_WINDOW, Link, OutageNotice, OutageTooLong, is_outage
+from .transport.updates import JobUpdates, Resync
 from .transport.uploads import upload_media
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 # Without any event for this long, ask /history and /queue directly (missed events,
 # a proxy that swallowed the socket); cheap on the server.
 SILENCE_RECONCILE = 5.0
-# How long to keep reconnecting a dropped socket before giving up on the server.
-RECONNECT_WINDOW = 30.0
+# During an outage, a stderr line when it starts and then every this many seconds.
+OUTAGE_LINE_EVERY = 30.0
 # execution_success is sent before history is written (PROTOCOL.md §2.6, race 1).
 # After execution_success, how long to wait for `executing` null (sent once history is
 # written) before asking /history directly.
@@ -105,12 +112,33 @@ class _Follow:
     """Mutable state while following one prompt."""
 
     progress: JobProgress
+    link: Link
+    updates: JobUpdates
+    stall: StallWatch
     terminal: ev.Event | None = None
     # execution_success/error/interrupted came: history follows within milliseconds and
     # `executing` null announces it, so wait for that marker until this loop time.
     ending_until: float | None = None
     error_payload: dict[str, Any] | None = None
     interrupted: bool = False
+    # Set once the server said the job finished: a deadline past this point leaves a
+    # download to finish, not a render.
+    finished_on_server: bool = False
+    last_outage_line: float = -1e9
+
+
+@dataclass(frozen=True)
+class FollowOptions:
+    """How jobs are followed: outage window, socket or polling, stall threshold."""
+
+    outage_window: float = DEFAULT_WINDOW
+    transport: str = "auto"
+    stall_after: float = DEFAULT_STALL_AFTER
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FollowOptions:
+        """The options the settings (flag > environment > .env) ask for."""
+        return cls(settings.outage_window, settings.transport, settings.stall_after)
 
 
 class JobRunner:
@@ -124,7 +152,7 @@ class JobRunner:
         target: str = "local",
         output_dir: Path,
         observer: Observer | None = None,
-        reconnect_window: float = RECONNECT_WINDOW,
+        options: FollowOptions | None = None,
         silence_reconcile: float = SILENCE_RECONCILE,
     ) -> None:
         self.client = client
@@ -132,16 +160,28 @@ class JobRunner:
         self.target = target
         self.output_dir = output_dir
         self.observer = observer
-        self.reconnect_window = reconnect_window
+        self.options = options or FollowOptions()
         self.silence_reconcile = silence_reconcile
 
     # ----------------------------------------------------------------- submitting
 
-    async def open_stream(self, client_id: str) -> EventStream:
-        """Connect the socket first: nothing the server sends after the POST is lost."""
-        stream = EventStream(self.client.base_url, client_id, query=self.client.ws_query())
-        await stream.connect()
-        return stream
+    async def open_updates(self, client_id: str) -> JobUpdates:
+        """Connect the socket first: nothing the server sends after the POST is lost.
+
+        With ``poll`` (or a socket refused in ``auto``), just check the server answers.
+        """
+        updates = self._updates(client_id)
+        await updates.open_before_submit()
+        return updates
+
+    def _updates(self, client_id: str, stream: EventStream | None = None) -> JobUpdates:
+        return JobUpdates(
+            self.client,
+            client_id,
+            mode=self.options.transport,
+            stream=stream,
+            on_notice=self._notice,
+        )
 
     async def upload_media(self, media: dict[str, Path]) -> dict[str, str]:
         """Upload each media file; map parameter → the name the server gave it."""
@@ -188,11 +228,21 @@ class JobRunner:
         )
 
     async def post(self, record: JobRecord) -> JobRecord:
-        """POST a recorded job; mark it queued, or failed if the server refuses it."""
+        """POST a recorded job; mark it queued, or failed if the server refuses it.
+
+        When the link fails after the request may have left (its answer lost), the job
+        may be queued: the outage is waited out and the server asked, and the job is
+        sent again only if the server does not know it — never queued twice.
+        """
         try:
             answer = await self.client.submit(
                 record.graph, prompt_id=record.id, client_id=record.client_id
             )
+        except TargetUnreachable as exc:
+            if exc.details.get("sent") is False:
+                await self.ledger.mark(record.id, "failed", error=recordable(exc))
+                raise
+            answer = await self._recover_submission(record)
         except ComfycineError as exc:
             await self.ledger.mark(record.id, "failed", error=recordable(exc))
             raise
@@ -208,16 +258,60 @@ class JobRunner:
         self.ledger.mark_later(record.id, "queued", extra=extra, submitted_at=time.time())
         return replace(record, status="queued", extra=extra)
 
+    async def _recover_submission(self, record: JobRecord) -> dict[str, Any]:
+        """The POST's answer was lost: find the job on the server, or send it again."""
+        link = self._link(record)
+        try:
+            while True:
+                sighting = await link.call(lambda: locate_job(self.client, record.id))
+                if sighting.state != "absent":
+                    return {"prompt_id": record.id}
+                try:
+                    return await self.client.submit(
+                        record.graph, prompt_id=record.id, client_id=record.client_id
+                    )
+                except TargetUnreachable as exc:
+                    if exc.details.get("sent") is not False and not is_outage(exc):
+                        raise
+                    await link.failed(exc)
+        except OutageTooLong as exc:
+            error = self._lost_contact(record, exc, submitting=True)
+            raise error from None
+
     # ------------------------------------------------------------------ following
 
     def _notify(self, progress: JobProgress, event: ev.Event | None = None) -> None:
         if self.observer is not None:
             self.observer(progress, event)
 
+    def _notice(self, text: str, job_id: str = "") -> None:
+        """A one-off message for the person following (stderr line, --events event)."""
+        self._notify(JobProgress(job_id=job_id, phase="notice", detail=text))
+
+    def _link(self, record: JobRecord) -> Link:
+        def waiting(notice: OutageNotice) -> None:
+            self._outage_line(record, notice)
+
+        def back(lasted: float) -> None:
+            self._notice(f"The server answers again (out of reach for {lasted:.0f} s).", record.id)
+
+        return Link(self.options.outage_window, on_wait=waiting, on_back=back)
+
+    def _outage_line(self, record: JobRecord, notice: OutageNotice) -> None:
+        # One line when the outage starts, then one every OUTAGE_LINE_EVERY seconds.
+        if notice.attempts > 1 and notice.seconds % OUTAGE_LINE_EVERY > notice.retry_in:
+            return
+        self._notice(
+            f"{self.client.base_url} is out of reach ({notice.reason}) for {notice.seconds:.0f} s; "
+            f"job {record.id[:8]} goes on there. Trying again for {notice.remaining / 60:.0f} "
+            "more min.",
+            record.id,
+        )
+
     async def follow(
         self,
         record: JobRecord,
-        stream: EventStream | None = None,
+        updates: JobUpdates | EventStream | None = None,
         *,
         timeout: float | None = None,
         download: bool = True,
@@ -225,52 +319,81 @@ class JobRunner:
     ) -> JobOutcome:
         """Follow a submitted job to its end, then collect its outputs.
 
-        Raises :class:`StillRunning` when ``timeout`` passes first (the job goes on),
+        ``timeout`` bounds everything, reads and downloads included: when it passes the
+        job goes on and :class:`StillRunning` says how to wait again. Outages are
+        waited out for the options' window, then an exit-3 error names the job.
         :class:`JobFailed` and subclasses when it failed, was interrupted or was lost.
-        ``attach=False`` skips the first look at the server when the stream was opened
-        before the submission (nothing can have been missed).
+        ``attach=False`` skips the first look at the server when the updates were
+        opened before the submission (nothing can have been missed).
         """
+        if isinstance(updates, EventStream):
+            updates = self._updates(record.client_id, updates)
+        owns_updates = updates is None
+        updates = updates or self._updates(record.client_id)
+        state = _Follow(
+            JobProgress.start(record.id, record.graph, record.started_at),
+            link=self._link(record),
+            updates=updates,
+            stall=StallWatch(self.options.stall_after),
+        )
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        owns_stream = stream is None
-        if stream is None:
-            stream = EventStream(
-                self.client.base_url, record.client_id, query=self.client.ws_query()
-            )
-            await stream.connect()
-        titles = node_titles(record.graph)
-        state = _Follow(JobProgress.start(record.id, record.graph, record.started_at))
+        bound = asyncio.timeout_at(deadline)
         try:
-            history = await self._reconcile(record, state) if attach else None
-            while history is None and state.terminal is None:
-                wait = self.silence_reconcile
-                if state.ending_until is not None:
-                    wait = state.ending_until - loop.time()
-                    if wait <= 0:
-                        break  # no end marker (older or cloud server): ask history
-                elif deadline is not None:
-                    wait = min(wait, deadline - loop.time())
-                    if wait <= 0:
-                        raise self._still_running(record, state)
-                try:
-                    # asyncio.timeout, not wait_for: no task per frame (dozens per job).
-                    async with asyncio.timeout(wait):
-                        event = await stream.recv()
-                except TimeoutError:
-                    if state.ending_until is None:
-                        history = await self._reconcile(record, state)
-                    continue
-                except StreamDropped:
-                    await stream.reconnect(loop.time() + self.reconnect_window)
-                    history = await self._reconcile(record, state, after_drop=True)
-                    continue
-                if event is not None:
-                    await self._handle(record, state, event)
+            async with bound:
+                return await self._follow(record, state, attach=attach, download=download)
+        except TimeoutError:
+            if not bound.expired():
+                raise
+            raise self._still_running(record, state) from None
+        except OutageTooLong as exc:
+            raise self._lost_contact(record, exc) from None
+        except TargetUnreachable as exc:
+            # Reached the server before (a socket refused in ws mode, say): the job is
+            # there, so never propose rendering it elsewhere.
+            exc.details.update(job=record.id, submitted=True)
+            exc.details.pop("fallback", None)
+            raise
         finally:
-            if owns_stream:
-                await stream.close()
+            if owns_updates:
+                await updates.close()
+
+    async def _follow(
+        self, record: JobRecord, state: _Follow, *, attach: bool, download: bool
+    ) -> JobOutcome:
+        loop = asyncio.get_running_loop()
+        titles = node_titles(record.graph)
+        updates = state.updates
+        if attach:
+            await state.link.call(updates.open)
+        state.progress.transport = updates.transport
+        history = await self._reconcile(record, state) if attach else None
+        while history is None and state.terminal is None:
+            wait = updates.silence_limit(self.silence_reconcile)
+            if state.ending_until is not None:
+                wait = state.ending_until - loop.time()
+                if wait <= 0:
+                    break  # no end marker (older or cloud server): ask history
+            self._watch_stall(record, state)
+            if state.progress.phase == "running" and not state.stall.reported:
+                # Wake up in time to report a stall (the socket may stay silent).
+                wait = max(0.05, min(wait, state.stall.after - state.stall.silent_for))
+            try:
+                update = await updates.recv(wait)
+            except TimeoutError:
+                if state.ending_until is None:
+                    history = await self._reconcile(record, state)
+                continue
+            if state.progress.transport != updates.transport:
+                state.progress.transport = updates.transport
+                self._notify(state.progress)
+            if isinstance(update, Resync):
+                history = await self._reconcile(record, state, after_drop=True)
+            elif update is not None:
+                await self._handle(record, state, update)
         if history is None:
-            history = await self._history_with_retry(record.id)
+            history = await state.link.call(lambda: self._history_with_retry(record.id))
+        state.finished_on_server = history is not None
         return await self._finish(record, state, history, titles, download=download)
 
     async def _handle(self, record: JobRecord, state: _Follow, event: ev.Event) -> None:
@@ -284,10 +407,13 @@ class JobRunner:
             # Sent right after a reconnect, without prompt_id: ours if we are running.
             if state.progress.phase == "running":
                 state.progress.enter_node(event.node)
+                self._moved(record, state)
                 self._notify(state.progress, event)
             return
         if prompt_id is not None and prompt_id != record.id:
             return  # another client's job (Comfy Cloud sends every job of the user)
+        if prompt_id == record.id:
+            self._moved(record, state)
         if isinstance(event, ev.ExecutionStart):
             self.ledger.mark_later(record.id, "running", started_at=time.time())
         if isinstance(event, ev.ExecutionError):
@@ -302,33 +428,60 @@ class JobRunner:
         self._notify(state.progress, event)
 
     async def _update_position(self, record: JobRecord, state: _Follow) -> None:
-        queue = await self.client.queue()
+        queue = await state.link.call(self.client.queue)
         position = queue.position(record.id)
         if position is not None and position != state.progress.queue_position:
             state.progress.queue_position = position
+            self._moved(record, state)
             self._notify(state.progress)
+
+    def _moved(self, record: JobRecord, state: _Follow) -> None:
+        """The job showed life: the stall clock restarts (and a reported stall ends)."""
+        if state.stall.moved():
+            state.progress.stalled = None
+            self._notice(f"Job {record.id[:8]} is moving again.", record.id)
+            self.ledger.ledger.update(record.id, extra=_without_stall(self.ledger, record.id))
+
+    def _watch_stall(self, record: JobRecord, state: _Follow) -> None:
+        running = state.progress.phase == "running"
+        if not state.stall.check(running):
+            return
+        stalled = state.stall.to_dict()
+        state.progress.stalled = stalled["seconds"]
+        text = stall_text(
+            record.id, stalled["seconds"], state.progress.node_title, state.updates.polling
+        )
+        self._notify(
+            JobProgress(job_id=record.id, phase="notice", detail=text, stalled=stalled["seconds"])
+        )
+        self._notify(state.progress)
+        current = self.ledger.ledger.get(record.id)
+        extra = dict(current.extra) if current is not None else {}
+        self.ledger.ledger.update(record.id, extra={**extra, "stalled": stalled})
 
     async def _reconcile(
         self, record: JobRecord, state: _Follow, *, after_drop: bool = False
     ) -> HistoryEntry | None:
         """Ask the server where the job is; history if finished, else None (still going)."""
-        history = await self.client.history(record.id)
-        if history is not None:
-            return history
-        if await self.client.job_in_flight(record.id):
-            return None  # Comfy Cloud's status route: queued or running, keep following
-        queue = await self.client.queue()
-        position = queue.position(record.id)
-        if position is not None:
-            if position == 0 and state.progress.phase == "queued":
-                state.progress.phase = "running"
+        sighting = await state.link.call(lambda: locate_job(self.client, record.id))
+        if sighting.history is not None:
+            return sighting.history
+        if sighting.state != "absent":
+            progress = state.progress
+            moved = sighting.position != progress.queue_position
+            if sighting.state == "running" and progress.phase == "queued":
+                progress.phase, moved = "running", True
                 self.ledger.mark_later(record.id, "running", started_at=time.time())
-            state.progress.queue_position = position
-            self._notify(state.progress)
+            if sighting.position is not None:
+                progress.queue_position = sighting.position
+            if moved:
+                state.updates.changed()
+                self._moved(record, state)
+            self._notify(progress)
             return None
         # Neither history nor queue: either it finished between our two requests, or
         # the server lost it (restart wipes both). One more history look tells.
-        history = await self._history_with_retry(record.id)
+        history = await state.link.call(lambda: self._history_with_retry(record.id))
         if history is not None:
             return history
         lost = JobLost(
@@ -350,10 +503,42 @@ class JobRunner:
         return None
 
     def _still_running(self, record: JobRecord, state: _Follow) -> StillRunning:
+        details: dict[str, Any] = {"job": record.id, "progress": state.progress.to_dict()}
+        if state.stall.reported:
+            details["stalled"] = state.stall.to_dict()
+        if state.finished_on_server:
+            return StillRunning(
+                f"Job {record.id[:8]} is rendered; its download was not finished when the "
+                "wait ended.",
+                hint=f"Finish the download with: comfycine wait {record.id[:8]}",
+                code="still_downloading",
+                details=details,
+            )
         return StillRunning(
             f"Job {record.id[:8]} is still {state.progress.phase}.",
             hint=f"Wait again with: comfycine wait {record.id[:8]}",
-            details={"job": record.id, "progress": state.progress.to_dict()},
+            details=details,
+        )
+
+    def _lost_contact(
+        self, record: JobRecord, outage: OutageTooLong, *, submitting: bool = False
+    ) -> TargetUnreachable:
+        """Exit 3 for a job that reached the server: name it, never propose re-rendering."""
+        job8 = record.id[:8]
+        cause = outage.error
+        reason = str(cause.details.get("reason") or cause.code)
+        what = "its submission may have reached it" if submitting else "it may still be running"
+        return TargetUnreachable(
+            f"Lost contact with {self.client.base_url} for {outage.seconds:.0f} s while "
+            f"following job {job8} ({reason}); {what} there.",
+            hint=f"Collect it once the link is back: comfycine wait {job8}",
+            details={
+                "job": record.id,
+                "url": self.client.base_url,
+                "reason": reason,
+                "submitted": True,
+                "outage_seconds": round(outage.seconds, 1),
+            },
         )
 
     # ----------------------------------------------------------------- collecting
@@ -382,32 +567,73 @@ class JobRunner:
             raise await self._fail(record, failure_from_payload(payload, titles))
         refs = [ref for ref in history.outputs if ref.type == "output"]
         remote = [r.to_dict() for r in history.outputs]
+        extra = {**record.extra, **_timing(history)}
         paths: list[Path] = []
         if download:
-            try:
-                paths = await self.download_all(record, refs)
-            except JobFailed as exc:
-                raise await self._fail(record, exc, remote_outputs=remote) from None
+            # Rendered first: a collector killed mid-download leaves a job `wait` finishes
+            # from these records, even after the server lost its history.
+            rendered = await self.ledger.mark(
+                record.id, "rendered", remote_outputs=remote, extra=extra
+            )
+
+            # A failure leaves the job `rendered` (never failed) and names it; see collecting.
+            paths = await collect_outputs(
+                self.client,
+                self.ledger,
+                rendered,
+                refs,
+                output_dir=self.output_dir,
+                link=state.link,
+                on_file=self._downloading(record),
+            )
         final = await self.ledger.mark(
             record.id,
             "succeeded",
             outputs=[str(p) for p in paths],
             remote_outputs=remote,
-            extra={**record.extra, **_timing(history)},
+            extra=extra,
+            error=None,
         )
         self._notify(state.progress.finished())
         return JobOutcome(final, paths, history)
 
-    async def download_all(self, record: JobRecord, refs: list[OutputRef]) -> list[Path]:
-        """Download every output file of a job, in history order."""
-        day = date.fromtimestamp(record.created_at or time.time())
-        template = record.template or "job"
-        paths: list[Path] = []
-        for index, ref in enumerate(refs, start=1):
+    def _downloading(self, record: JobRecord) -> Callable[[OutputRef], None]:
+        def downloading(ref: OutputRef) -> None:
             self._notify(JobProgress(job_id=record.id, phase="downloading", detail=ref.filename))
-            target = output_path(self.output_dir, template, record.id, index, ref, day)
-            paths.append(await download_output(self.client, ref, target))
-        return paths
+
+        return downloading
+
+    async def collect(self, record: JobRecord, *, timeout: float | None = None) -> JobOutcome:
+        """Finish a job rendered on its server (:func:`~.collecting.needs_collection`).
+
+        Downloads what is missing from the recorded outputs, following nothing: it
+        works after a restart that wiped the server's history. Outages are waited out
+        as in :meth:`follow`; ``timeout`` passing raises :class:`StillRunning`
+        (``still_downloading``), the part files kept for the next ``wait``.
+        """
+        bound = asyncio.timeout(timeout)
+        try:
+            async with bound:
+                final = await collect_rendered(
+                    self.client,
+                    self.ledger,
+                    record,
+                    output_dir=self.output_dir,
+                    link=self._link(record),
+                    on_file=self._downloading(record),
+                )
+        except TimeoutError:
+            if not bound.expired():
+                raise
+            short = record.id[:8]
+            raise StillRunning(
+                f"Job {short} is rendered; its download was not finished when the wait ended.",
+                hint=f"Finish the download with: comfycine wait {short}",
+                code="still_downloading",
+                details={"job": record.id},
+            ) from None
+        self._notify(JobProgress(job_id=record.id).finished())
+        return JobOutcome(final, [Path(p) for p in final.outputs])
 
     async def _fail(
         self, record: JobRecord, error: JobFailed, *, status: str = "failed", **fields: Any
@@ -415,6 +641,13 @@ class JobRunner:
         error.details.setdefault("job", record.id)
         await self.ledger.mark(record.id, status, error=recordable(error), **fields)
         return error
+
+
+def _without_stall(journal: Journal, job_id: str) -> dict[str, Any]:
+    current = journal.ledger.get(job_id)
+    extra = dict(current.extra) if current is not None else {}
+    extra.pop("stalled", None)
+    return extra
 
 
 def _interrupted(record: JobRecord) -> JobInterrupted:

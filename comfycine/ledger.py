@@ -28,8 +28,20 @@ from .errors import ComfycineError, JobNotFound, UsageError
 
 # What a secret value is replaced with (the same marker as terminal output).
 REDACTED = "***"
+# "rendered": the job succeeded on the server but not every output is on disk yet (a
+# download cut short, a full disk); `wait` downloads what is missing, never renders again.
 STATUSES = frozenset(
-    {"submitting", "queued", "running", "succeeded", "failed", "interrupted", "cancelled", "lost"}
+    {
+        "submitting",
+        "queued",
+        "running",
+        "rendered",
+        "succeeded",
+        "failed",
+        "interrupted",
+        "cancelled",
+        "lost",
+    }
 )
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "interrupted", "cancelled", "lost"})
 BUSY_TIMEOUT_S = 10.0

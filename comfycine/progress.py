@@ -19,7 +19,7 @@ class JobProgress:
     """Snapshot of one job's progress."""
 
     job_id: str
-    phase: str = "queued"  # uploading | queued | running | downloading | done
+    phase: str = "queued"  # uploading | queued | running | downloading | done | notice
     queue_position: int | None = None
     node: str | None = None
     node_title: str | None = None
@@ -28,6 +28,10 @@ class JobProgress:
     step: int | None = None
     steps: int | None = None
     detail: str | None = None
+    # How updates arrive: "ws" (live progress) or "poll" (queue position, running, done).
+    transport: str | None = None
+    # Seconds without any sign of life, once the stall watchdog has reported it.
+    stalled: float | None = None
     started: float = field(default_factory=time.monotonic)
     titles: dict[str, str] = field(default_factory=dict, repr=False)
     _seen: set[str] = field(default_factory=set, repr=False)

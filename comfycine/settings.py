@@ -18,12 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from .envnames import (
     ENV_DOTENV,
     ENV_NAMES,
+    dotenv_file_values,
 )
 from .errors import UsageError
+from .urls import check_url, shown_url, url_passwords
 
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
 DEFAULT_CLOUD_URL = "https://cloud.comfy.org"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+# The same values as transport.reconnect.DEFAULT_WINDOW and stall.DEFAULT_STALL_AFTER
+# (not imported from there: settings load before any of the transport code).
 DEFAULT_OUTAGE_WINDOW = 600.0
 DEFAULT_STALL_AFTER = 1200.0
 
@@ -92,10 +96,7 @@ class Settings(BaseModel):
     @field_validator("comfyui_url", "cloud_url", "telegram_api_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
-        return value
+        return check_url(value)
 
     @field_validator("workflow_dir", "output_dir", "exchange_dir", "data_dir", "cache_dir")
     @classmethod
@@ -119,18 +120,29 @@ class Settings(BaseModel):
             if not item.strip():
                 continue
             name, sep, url = item.partition("=")
-            if not sep or not name.strip() or not url.strip().startswith(("http://", "https://")):
-                raise ValueError(f"expected name=http://host:port, got {item.strip()!r}")
+            entry = shown_url(item.strip())
+            if not sep or not name.strip():
+                raise ValueError(f"the entry {entry!r} is not name=http://host:port")
+            try:
+                check_url(url)
+            except ValueError as exc:
+                raise ValueError(f"in the entry {entry!r}, {exc}") from None
         return value
 
     @property
     def secret_values(self) -> tuple[str, ...]:
-        """The configured secrets, to redact from anything written or printed."""
-        return tuple(
+        """The configured secrets, to redact from anything written or printed.
+
+        The key, the token, and the password of every configured server URL.
+        """
+        values = [
             secret.get_secret_value()
             for secret in (self.cloud_api_key, self.telegram_bot_token)
             if secret is not None and secret.get_secret_value()
-        )
+        ]
+        for text in (self.comfyui_url, self.cloud_url, self.telegram_api_url, self.targets):
+            values.extend(url_passwords(text or ""))
+        return tuple(values)
 
     @property
     def ledger_path(self) -> Path:
@@ -150,20 +162,55 @@ def find_dotenv(env: Mapping[str, str], cwd: Path | None = None) -> Path | None:
 
 
 def read_dotenv(path: Path | None) -> dict[str, str]:
-    """The key/value pairs of a ``.env`` file (no interpolation, no export to os.environ)."""
+    """The key/value pairs of a ``.env`` file (no interpolation, no export to os.environ).
+
+    Raises :class:`UsageError` (``invalid_dotenv``) for a file that is not UTF-8.
+    """
     if path is None or not path.is_file():
         return {}
-    from dotenv import dotenv_values
-
-    return {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
+    return dotenv_file_values(path)
 
 
-def _lookup(names: tuple[str, ...], source: Mapping[str, str]) -> str | None:
+def _lookup(names: tuple[str, ...], source: Mapping[str, str]) -> tuple[str, str] | None:
     for name in names:
         value = source.get(name)
-        if value not in (None, ""):
-            return value
+        if value:
+            return name, value
     return None
+
+
+# The command-line flags that set a field, named in errors instead of the variable.
+_FLAG_NAMES = {"comfyui_url": "--url", "exchange_dir": "--exchange"}
+_SECRET_FIELDS = frozenset({"cloud_api_key", "telegram_bot_token"})
+
+
+def _invalid(
+    exc: ValidationError, labels: Mapping[str, str], sources: Mapping[str, str]
+) -> UsageError:
+    """One line naming each bad setting and its value (passwords masked, secrets hidden)."""
+    lines, fields = [], []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        fields.append(field)
+        label = labels.get(field, field)
+        message = str(err["msg"]).removeprefix("Value error, ")
+        value = err.get("input")
+        # The targets message quotes the bad entry itself; secrets are never shown.
+        if field in _SECRET_FIELDS or field == "targets" or not isinstance(value, str | int):
+            lines.append(f"{label}: {message}")
+        else:
+            lines.append(f"{label}={shown_url(str(value))!r}: {message}")
+    where = _WHERE.get(sources.get(fields[0], "") if fields else "", "the setting")
+    example = " (a server URL looks like http://100.64.1.2:8188)" if "url" in fields[0] else ""
+    return UsageError(
+        "Invalid setting " + "; ".join(lines) + ".",
+        hint=f"Fix {where}{example}; .env.example lists every setting.",
+        code="invalid_setting",
+        details={"settings": fields},
+    )
+
+
+_WHERE = {"flag": "the flag", "env": "the environment variable", ".env": "the line of the .env file"}
 
 
 def resolve(
@@ -178,17 +225,21 @@ def resolve(
     ``flags`` holds field names with values given on the command line (None = not given).
     """
     env = dict(os.environ if env is None else env)
-    dotenv = read_dotenv(dotenv_path or find_dotenv(env)) if read_dotenv_file else {}
+    dotenv_file = (dotenv_path or find_dotenv(env)) if read_dotenv_file else None
+    dotenv = read_dotenv(dotenv_file)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    labels: dict[str, str] = {}
     for field, names in ENV_NAMES.items():
         flag_value = (flags or {}).get(field)
         if flag_value is not None:
             values[field], sources[field] = flag_value, "flag"
+            labels[field] = _FLAG_NAMES.get(field, field)
         elif (found := _lookup(names, env)) is not None:
-            values[field], sources[field] = found, "env"
+            (labels[field], values[field]), sources[field] = found, "env"
         elif (found := _lookup(names, dotenv)) is not None:
-            values[field], sources[field] = found, ".env"
+            (name, values[field]), sources[field] = found, ".env"
+            labels[field] = f"{name} (in {dotenv_file})"
     exchange = Path(values.get("exchange_dir") or _home() / "ComfyUI-Exchange")
     values.setdefault("exchange_dir", exchange)
     values.setdefault("output_dir", Path(os.path.expanduser(str(exchange))) / "renders")
@@ -205,9 +256,4 @@ def resolve(
     try:
         return Settings(**values, sources=sources)
     except ValidationError as exc:
-        lines = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
-        raise UsageError(
-            "Invalid setting: " + "; ".join(lines),
-            hint="Fix the value in the environment or .env (see .env.example).",
-            code="invalid_setting",
-        ) from None
+        raise _invalid(exc, labels, sources) from None

@@ -14,6 +14,7 @@ from typing import Any
 from .errors import CloudAccountError, UsageError
 from .settings import Settings
 from .transport import ComfyClient
+from .urls import credentials, origin, shown_url, with_credentials
 
 LOCAL = "local"
 CLOUD = "cloud"
@@ -48,9 +49,14 @@ class Target:
             return CloudClient(self.url, api_key=self.api_key)
         return ComfyClient(self.url)
 
+    @property
+    def shown_url(self) -> str:
+        """The URL as printed: a password in it is masked (``http://user:***@host``)."""
+        return shown_url(self.url)
+
     def to_dict(self) -> dict[str, str]:
-        """JSON form (never the key)."""
-        return {"name": self.name, "url": self.url, "kind": self.kind}
+        """JSON form (never the key, never the URL's password)."""
+        return {"name": self.name, "url": self.shown_url, "kind": self.kind}
 
 
 def named_targets(settings: Settings) -> dict[str, Target]:
@@ -112,9 +118,29 @@ async def check_targets(settings: Settings, *, timeout: float = 3.0) -> list[dic
     return rows
 
 
+def credentialed_url(settings: Settings, target_name: str, server_url: str) -> str:
+    """``server_url`` (as the ledger keeps it: no password) with its credentials back.
+
+    They come from the configured target with the same scheme, host and port
+    (``target_name``'s first); ``server_url`` is returned as is when none matches.
+    """
+    targets = named_targets(settings)
+    known = targets.get(target_name)
+    where = origin(server_url)
+    candidates = [known] if known is not None else []
+    candidates += [t for t in targets.values() if t is not known]
+    same = next((t for t in candidates if where is not None and origin(t.url) == where), None)
+    return with_credentials(server_url, credentials(same.url)) if same is not None else server_url
+
+
 def client_for(settings: Settings, target_name: str, server_url: str) -> ComfyClient:
-    """A client for a job recorded on ``target_name`` at ``server_url`` (the ledger's)."""
+    """A client for a job recorded on ``target_name`` at ``server_url`` (the ledger's).
+
+    The ledger keeps URLs without their password: :func:`credentialed_url` puts the
+    configured one back.
+    """
     known = named_targets(settings).get(target_name)
+    url = credentialed_url(settings, target_name, server_url)
     if known is not None and known.is_cloud:
-        return Target(known.name, server_url, known.kind, known.api_key).client()
-    return ComfyClient(server_url)
+        return Target(known.name, url, known.kind, known.api_key).client()
+    return ComfyClient(url)

@@ -35,10 +35,10 @@ def test_workflow_dir_alias() -> None:
 
 
 def test_bad_url_is_a_usage_error() -> None:
-    """A URL without a scheme is refused with the field name in the message."""
+    """A URL without a scheme is refused with the variable's name in the message."""
     with pytest.raises(UsageError) as info:
         resolve({}, {"COMFYUI_URL": "100.64.1.2:8188"}, read_dotenv_file=False)
-    assert "comfyui_url" in info.value.message and info.value.exit_code == 2
+    assert "COMFYUI_URL='100.64.1.2:8188'" in info.value.message and info.value.exit_code == 2
 
 
 def test_api_key_is_secret_in_repr() -> None:
@@ -68,3 +68,116 @@ def test_env_example_lists_every_variable() -> None:
     for names in ENV_NAMES.values():
         for name in names:
             assert f"{name}=" in text, name
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://u:hunter2pw@host:99999", "port 99999 is not a number from 1 to 65535"),
+        ("http://u:hunter2pw@host:0", "port 0 is not a number from 1 to 65535"),
+        ("http://u:hunter2pw@host:abc", "port abc is not a number from 1 to 65535"),
+        ("http://u:hunter2pw@[::1:8188", "malformed IPv6 address"),
+        ("http://u:hunter2pw@[zz]:8188", "malformed IPv6 address"),
+        ("http://u:hunter2pw@my host:8188", "must not contain spaces"),
+        ("http://", "has no host name"),
+        ("http://u:hunter2pw@:8188", "has no host name"),
+    ],
+)
+@pytest.mark.parametrize("name", ["COMFYUI_URL", "COMFY_CLOUD_URL"])
+def test_unusable_urls_are_one_line_usage_errors(name: str, url: str, why: str) -> None:
+    """Each unusable URL: invalid_setting, exit 2, one line naming it, no password."""
+    with pytest.raises(UsageError) as info:
+        resolve({}, {name: url}, read_dotenv_file=False)
+    error = info.value
+    assert (error.code, error.exit_code) == ("invalid_setting", 2)
+    assert f"{name}=" in error.message and why in error.message, error.message
+    assert "\n" not in error.message and "hunter2pw" not in error.message + error.hint
+
+
+def test_bad_target_entry_names_the_entry_without_its_password() -> None:
+    """A bad COMFYCINE_TARGETS entry is named (password masked) in a usage error."""
+    env = {"COMFYCINE_TARGETS": "ok=http://h:1,studio=http://me:hunter2pw@h:99999"}
+    with pytest.raises(UsageError) as info:
+        resolve({}, env, read_dotenv_file=False)
+    message = info.value.message
+    assert "COMFYCINE_TARGETS" in message and "'studio=http://me:***@h:99999'" in message
+    assert "hunter2pw" not in message
+
+
+def test_bad_url_flag_is_named_as_the_flag() -> None:
+    """A bad --url is reported as --url, not as the environment variable."""
+    with pytest.raises(UsageError) as info:
+        resolve({"comfyui_url": "http://h:70000"}, {}, read_dotenv_file=False)
+    assert info.value.message.startswith("Invalid setting --url='http://h:70000'")
+    assert "the flag" in info.value.hint
+
+
+def test_bad_url_in_dotenv_names_the_file(tmp_path: Path) -> None:
+    """A bad URL read from .env names the variable and the file it came from."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("COMFYUI_URL=http://h:70000\n")
+    with pytest.raises(UsageError) as info:
+        resolve({}, {"HOME": str(tmp_path)}, dotenv)
+    assert f"COMFYUI_URL (in {dotenv})=" in info.value.message
+
+
+def test_good_urls_are_kept_with_their_password() -> None:
+    """IPv6, user:password and a trailing slash are accepted; the password is used."""
+    env = {
+        "COMFYUI_URL": "http://me:pw%40x@[fd7a:115c:a1e0::1]:8188/",
+        "COMFYCINE_TARGETS": "studio=https://me:hunter2pw@studio.ts.net",
+    }
+    settings = resolve({}, env, read_dotenv_file=False)
+    assert settings.comfyui_url == "http://me:pw%40x@[fd7a:115c:a1e0::1]:8188"
+    assert settings.extra_targets == {"studio": "https://me:hunter2pw@studio.ts.net"}
+    assert {"pw%40x", "pw@x", "hunter2pw"} <= set(settings.secret_values)
+
+
+def test_secret_values_hold_url_passwords_from_env_and_dotenv(tmp_path: Path) -> None:
+    """The error path's secrets include URL passwords of the environment and .env."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("COMFYCINE_TARGETS=mini=http://me:dotenvpw1@mini:8188\n")
+    env = {
+        "COMFYUI_URL": "http://me:envpass1@pc:8188",
+        "COMFY_CLOUD_URL": "https://me:cloudpw1@cloud",
+        "COMFYCINE_ENV_FILE": str(dotenv),
+    }
+    assert {"envpass1", "cloudpw1", "dotenvpw1"} <= set(secret_values(env))
+
+
+LATIN1 = "COMFYUI_URL=http://127.0.0.1:8188\n# caf\xe9 du coin\n".encode("latin-1")
+
+
+def test_dotenv_not_utf8_names_file_and_line(tmp_path: Path) -> None:
+    """A Latin-1 .env is refused: invalid_dotenv, exit 2, the file and line named."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(LATIN1)
+    with pytest.raises(UsageError) as info:
+        resolve({}, {"HOME": str(tmp_path)}, dotenv)
+    error = info.value
+    assert (error.code, error.exit_code) == ("invalid_dotenv", 2)
+    assert error.message.startswith(f"{dotenv}:2: ") and "UTF-8" in error.hint
+    assert error.details == {"path": str(dotenv), "line": 2}
+
+
+def test_quick_setting_refuses_a_dotenv_not_utf8(tmp_path: Path) -> None:
+    """The fast path refuses the same file the same way (no UnicodeDecodeError)."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(LATIN1)
+    with pytest.raises(UsageError) as info:
+        quick_setting("workflow_dir", {"COMFYCINE_ENV_FILE": str(dotenv)})
+    assert info.value.code == "invalid_dotenv"
+
+
+def test_dotenv_with_a_bom_is_read(tmp_path: Path) -> None:
+    """A UTF-8 .env saved with a byte-order mark (Windows Notepad) reads normally."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(b"\xef\xbb\xbfCOMFYUI_URL=http://bom:1\nX=caf\xc3\xa9\n")
+    assert resolve({}, {"HOME": str(tmp_path)}, dotenv).comfyui_url == "http://bom:1"
+
+
+def test_secret_values_never_fail_on_a_dotenv_not_utf8(tmp_path: Path) -> None:
+    """Redaction still reads the secrets of an undecodable .env (the error path needs it)."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(LATIN1 + b"COMFY_CLOUD_API_KEY=comfyui-k\xe9y\n")
+    assert any(v.startswith("comfyui-k") for v in secret_values({"COMFYCINE_ENV_FILE": str(dotenv)}))

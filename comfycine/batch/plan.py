@@ -9,7 +9,11 @@ key decide:
 
 - a ``succeeded`` job whose output files all still exist: done, skipped;
 - a job still ``submitting``/``queued``/``running`` (a run that crashed or was stopped):
-  resumed, i.e. followed on its server rather than submitted again;
+  resumed, i.e. followed on its server rather than submitted again; a ``rendered`` one
+  (its download was cut) is resumed by downloading what is missing, never rendered
+  again — unless the server no longer has its files (404);
+- with ``--retry-failed``, a job recorded ``failed`` by an older version only because
+  its download failed: its outputs are downloaded, not rendered again;
 - a job that failed on its own (exit 4 or 5: rejected, node error, interrupted,
   cancelled): reported as failed earlier, rerun only with ``--retry-failed``;
 - anything else (never run, lost by a server restart, failed because the target was
@@ -25,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..collecting import needs_collection
 from ..errors import MediaNotFound
 from ..filehash import content_hash
 from ..generation import PreparedJob, prepare_template_job
@@ -97,8 +102,16 @@ def key_params(
     return params
 
 
+def _gone_from_server(record: JobRecord) -> bool:
+    """A rendered job whose files the server no longer has (404): only a render helps."""
+    details = (record.error or {}).get("details") or {}
+    return needs_collection(record) and details.get("status") == 404
+
+
 def is_item_failure(record: JobRecord) -> bool:
     """True when a job failed because of the item, not of the server or the account."""
+    if _gone_from_server(record):
+        return True
     if record.status not in ITEM_FAILURE_STATUSES:
         return False
     exit_code = (record.error or {}).get("exit")
@@ -116,9 +129,19 @@ def decide(item: BatchItem, records: list[JobRecord], *, retry_failed: bool) -> 
                 return
             item.reason = f"the outputs of job {record.id[:8]} are gone: rendering again"
     live = [r for r in records if not r.is_terminal]
-    if live:
+    if live and not _gone_from_server(live[0]):
         item.plan, item.resume = "resume", live[0]
         item.job, item.target = live[0].id, live[0].target
+        return
+    if (
+        records
+        and retry_failed
+        and needs_collection(records[0])
+        and not _gone_from_server(records[0])
+    ):
+        # Rendered, only its download failed (recorded failed by older versions).
+        item.plan, item.resume = "resume", records[0]
+        item.job, item.target = records[0].id, records[0].target
         return
     if records and is_item_failure(records[0]):
         if retry_failed:

@@ -21,16 +21,18 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ..collecting import needs_collection
 from ..errors import (
     CloudAccountError,
     ComfycineError,
     Interrupted,
     JobLost,
+    OutputNotWritable,
     RejectedError,
     TargetUnreachable,
 )
 from ..generation import run_prepared_on
-from ..jobs import JobRunner, Observer
+from ..jobs import FollowOptions, JobRunner, Observer
 from ..journal import Journal
 from ..progress import JobProgress
 from ..results import JobResult, outcome_result
@@ -65,6 +67,8 @@ class BatchEngine:
         self.queue: deque[BatchItem] = deque(i for i in result.items if i.plan in ("run", "retry"))
         self.resumes: dict[str, deque[BatchItem]] = {}
         self.down: dict[str, ComfycineError] = {}
+        # Set when outputs cannot be written at all: the batch stops taking items.
+        self.blocked: OutputNotWritable | None = None
         self.clients: dict[str, ComfyClient] = {}
         self.in_flight = 0
         self.changed = asyncio.Event()
@@ -84,6 +88,11 @@ class BatchEngine:
 
     def _observer(self, item: BatchItem) -> Observer:
         def observe(progress: JobProgress, event: object) -> None:
+            if progress.phase == "notice":
+                # Outages, polling, stalls: a message of their own, not a progress state.
+                name = "item_stalled" if progress.stalled else "item_notice"
+                self.emit(name, item, message=progress.detail)
+                return
             self.emit("item_progress", item, progress=progress.to_dict())
 
         return observe
@@ -124,6 +133,8 @@ class BatchEngine:
                 raise
         self.result.seconds = round(time.monotonic() - self.started, 3)
         self.emit("batch_finished")
+        if self.blocked is not None:
+            raise self._blocked_error(self.blocked)
         if self.down and (self.result.count("pending") or self.result.count("running")):
             raise next(iter(self.down.values()))
 
@@ -200,6 +211,17 @@ class BatchEngine:
             details=self.result.to_dict(),
         )
 
+    def _blocked_error(self, exc: OutputNotWritable) -> OutputNotWritable:
+        """The disk-full (or unwritable) error, with the batch's items and how to resume."""
+        exc.details.update(self.result.to_dict())
+        first = (
+            "Free some space on that disk"
+            if exc.code == "disk_full"
+            else "Make the output folder writable (or set COMFYCINE_OUTPUT_DIR)"
+        )
+        exc.hint = f"{first}, then run the same batch again: it downloads what rendered."
+        return exc
+
     def _live(self, item: BatchItem) -> bool:
         """Whether the ledger holds an unfinished job for this item (to follow later)."""
         if item.key is None:
@@ -226,7 +248,7 @@ class BatchEngine:
         A worker waits while other items are in flight: one whose target goes down comes
         back to the queue for the targets still up.
         """
-        while name not in self.down:
+        while name not in self.down and self.blocked is None:
             resumes = self.resumes.get(name)
             item = resumes.popleft() if resumes else (self.queue.popleft() if self.queue else None)
             if item is not None:
@@ -251,6 +273,14 @@ class BatchEngine:
         except TARGET_ERRORS as exc:
             item.status, item.reason = "pending", exc.message
             self._target_down(target, item, exc)
+            return
+        except OutputNotWritable as exc:
+            # Disk full or folder unwritable: every further render would be stranded on
+            # the server too. Stop taking items; the job stays rendered for the next run.
+            item.status, item.reason = "pending", exc.message
+            item.job = exc.details.get("job") or item.job
+            self.blocked = self.blocked or exc
+            self.changed.set()
             return
         except Interrupted:
             # run_prepared_on reports a cancelled follow as Interrupted: still Ctrl-C.
@@ -314,8 +344,11 @@ class BatchEngine:
                 target=record.target,
                 output_dir=self.settings.output_dir,
                 observer=self._observer(item),
+                options=FollowOptions.from_settings(self.settings),
             )
             try:
+                if needs_collection(record):  # rendered: download what is missing
+                    return outcome_result(await runner.collect(record))
                 return outcome_result(await runner.follow(record))
             except TARGET_ERRORS as exc:
                 if own:

@@ -14,6 +14,7 @@ from comfycine.cli.options import (
     NoValidateOpt,
     SetOpt,
     TargetOpt,
+    TransportOpt,
     UrlOpt,
     load_settings,
 )
@@ -48,6 +49,7 @@ def batch(
     no_validate: NoValidateOpt = False,
     events: EventsOpt = False,
     notify: NotifyOpt = None,
+    transport: TransportOpt = None,
     target: TargetOpt = None,
     url: UrlOpt = None,
     json: JsonOpt = False,
@@ -70,7 +72,7 @@ def batch(
     words = _Words(folder, template, prompt, sets, input_param, no_validate, json, events)
     again = words.command(concurrency=concurrency, targets=targets, target=target, url=url)
     try:
-        settings = load_settings(url)
+        settings = load_settings(url, transport=transport)
         with BatchView(output, events=events) as view:
             result = run_batch(
                 settings,

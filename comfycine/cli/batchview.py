@@ -75,6 +75,9 @@ class BatchView:
         ):
             if self.lines:
                 self.output.info(item_line(item))
+        elif name in ("item_notice", "item_stalled"):
+            self.output.info(f"{item.get('name', '')}: {payload.get('message')}")
+            return
         elif name == "target_down" and not self.output.as_json:
             error = payload.get("error") or {}
             self.output.info(f"! {payload.get('target')} stops: {error.get('message')}")

@@ -14,6 +14,7 @@ from comfycine.cli.options import (
     NoValidateOpt,
     SetOpt,
     TargetOpt,
+    TransportOpt,
     UrlOpt,
     load_settings,
 )
@@ -82,6 +83,7 @@ def generate(
         typer.Option("--on-oom", help="'cloud': if the PC runs out of memory, rerun on the cloud."),
     ] = None,
     notify: NotifyOpt = None,
+    transport: TransportOpt = None,
     target: TargetOpt = None,
     url: UrlOpt = None,
     json: JsonOpt = False,
@@ -97,7 +99,7 @@ def generate(
     from comfycine.notify.hooks import JobNotifications
 
     template, prompt = join_prompt_words(template, words or [], prompt)
-    settings = load_settings(url)
+    settings = load_settings(url, transport=transport)
     # NDJSON events end with the envelope (DESIGN.md: streaming commands).
     output = Output("generate", as_json=json or events)
     shortcuts = {
@@ -179,6 +181,7 @@ def wait(
     ] = None,
     events: EventsOpt = False,
     notify: NotifyOpt = None,
+    transport: TransportOpt = None,
     target: TargetOpt = None,
     json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -187,7 +190,7 @@ def wait(
     from comfycine.jobcontrol import wait as run_wait
     from comfycine.notify.hooks import JobNotifications
 
-    settings = load_settings()
+    settings = load_settings(transport=transport)
     output = Output("wait", as_json=json or events)
     notices = JobNotifications(settings, notify)
     with ProgressView(output, events=events) as view, notices.reporting():
@@ -213,6 +216,13 @@ def _print_status(output: Output, data: dict[str, Any]) -> None:
             output.write_stdout(f"{'output':13} {path}")
         if job.get("error"):
             output.write_stdout(f"{'error':13} {job['error'].get('message')}")
+        stalled = job.get("stalled")
+        if stalled:
+            minutes = float(stalled.get("seconds") or 0) / 60
+            output.write_stdout(
+                f"{'stalled':13} no progress for {minutes:.0f} min when last followed "
+                f"(comfycine cancel --force {str(job['job'])[:8]} stops it)"
+            )
         return
     table = Table("job", "status", "template", "target", "seconds", "outputs", box=None)
     for job in jobs:
@@ -248,6 +258,12 @@ def status(
 
 def cancel(
     job: Annotated[str, typer.Argument(help="Job id, prefix or 'last'.")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="If the interrupt is ignored: POST /free, then report (exit 5)."
+        ),
+    ] = False,
     target: TargetOpt = None,
     json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -257,9 +273,10 @@ def cancel(
 
     settings = load_settings()
     output = Output("cancel", as_json=json)
-    result = run_cancel(settings, job)
+    result = run_cancel(settings, job, force=force)
     messages = {
         "interrupted": "interrupted while running",
+        "freed": "stopped after an interrupt and POST /free",
         "removed": "removed from the queue",
         "already_finished": "already finished: nothing to cancel",
         "not_on_server": "not on the server any more (recorded as lost)",

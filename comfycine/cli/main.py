@@ -27,10 +27,13 @@ def _debug_enabled(argv: list[str]) -> bool:
     return "--debug" in argv or value in {"1", "true", "yes", "on"}
 
 
-def _secret_values() -> tuple[str, ...]:
+def _secret_values(argv: list[str]) -> tuple[str, ...]:
+    """The configured secrets, and the password of a URL given as a flag (``--url``)."""
     from comfycine.envnames import secret_values
+    from comfycine.urls import url_passwords
 
-    return secret_values(os.environ)
+    flags = [p for p in url_passwords(" ".join(argv)) if len(p) >= 4]
+    return (*secret_values(os.environ), *flags)
 
 
 def run(argv: list[str]) -> int:
@@ -41,7 +44,7 @@ def run(argv: list[str]) -> int:
     from comfycine.cli.render import Output
 
     as_json = "--json" in argv or "--events" in argv
-    output = Output(_command_name(argv), as_json=as_json, secrets=_secret_values)
+    output = Output(_command_name(argv), as_json=as_json, secrets=lambda: _secret_values(argv))
     try:
         # Only the named command's group: a run that names one does not build them all.
         first = argv[0] if argv and not argv[0].startswith("-") else None

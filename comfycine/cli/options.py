@@ -44,6 +44,13 @@ NoValidateOpt = Annotated[
     bool,
     typer.Option("--no-validate", help="Skip the check against the server's nodes/models."),
 ]
+TransportOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--transport",
+        help="How to follow the job: auto (the socket, polling when it fails), ws or poll.",
+    ),
+]
 OfflineOpt = Annotated[
     bool,
     typer.Option("--offline", help="Use the last snapshot of the server's nodes and models."),

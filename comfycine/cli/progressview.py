@@ -26,6 +26,8 @@ def _clock(seconds: float) -> str:
 def describe(progress: JobProgress) -> str:
     """One line of text for a snapshot."""
     job = progress.job_id[:8]
+    if progress.phase == "notice":
+        return progress.detail or ""
     if progress.phase == "uploading":
         return f"uploading {progress.detail or ''}"
     if progress.phase == "downloading":
@@ -33,10 +35,10 @@ def describe(progress: JobProgress) -> str:
     if progress.phase == "queued":
         ahead = progress.queue_position
         where = f"{ahead} job{'s' if ahead != 1 else ''} ahead" if ahead else "next"
-        return f"{job} queued ({where}) {_clock(progress.elapsed)}"
+        return f"{job} queued ({where}){_polling(progress)} {_clock(progress.elapsed)}"
     if progress.phase == "done":
         return f"{job} done {_clock(progress.elapsed)}"
-    parts = [f"{job} running"]
+    parts = [f"{job} running{_polling(progress)}"]
     if progress.node_title:
         parts.append(f"{progress.node_title} (#{progress.node})")
     if progress.steps:
@@ -44,7 +46,22 @@ def describe(progress: JobProgress) -> str:
     if progress.nodes_total:
         parts.append(f"[{progress.nodes_done}/{progress.nodes_total} nodes]")
     parts.append(_clock(progress.elapsed))
+    if progress.stalled:
+        parts.append(f"no progress for {_clock(progress.stalled)}")
     return "  ".join(parts)
+
+
+def _polling(progress: JobProgress) -> str:
+    return " (polling: no live progress)" if progress.transport == "poll" else ""
+
+
+def _notice_payload(progress: JobProgress) -> dict[str, Any]:
+    return {
+        "schema": "comfycine/event/1",
+        "event": "stalled" if progress.stalled else "notice",
+        "job": progress.job_id or None,
+        "message": progress.detail,
+    }
 
 
 def _event_payload(progress: JobProgress, event: Event | None) -> dict[str, Any]:
@@ -66,6 +83,13 @@ class ProgressView:
         self._progress: JobProgress | None = None
 
     def __call__(self, progress: JobProgress, event: Event | None) -> None:
+        if progress.phase == "notice":
+            # Outages, polling, stalls: a line of its own, on every kind of stderr.
+            if self.events:
+                self.output.event(_notice_payload(progress))
+            else:
+                self.output.info(describe(progress))
+            return
         if self.events:
             # Progress events only: previews and unknown noise are not worth a line.
             line = describe(progress)

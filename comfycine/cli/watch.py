@@ -14,6 +14,7 @@ from comfycine.cli.options import (
     JsonOpt,
     SetOpt,
     TargetOpt,
+    TransportOpt,
     UrlOpt,
     load_settings,
 )
@@ -105,6 +106,7 @@ def watch(
         int, typer.Option("--polls", help="Unchanged looks before a file counts as complete.")
     ] = 3,
     notify: NotifyOpt = None,
+    transport: TransportOpt = None,
     target: TargetOpt = None,
     url: UrlOpt = None,
     json: JsonOpt = False,
@@ -126,7 +128,7 @@ def watch(
     from comfycine.watch import WatchOptions
     from comfycine.watch import watch as run_watch
 
-    settings = load_settings(url, exchange_dir=exchange)
+    settings = load_settings(url, exchange_dir=exchange, transport=transport)
     output = Output("watch", as_json=json)
     options = WatchOptions(
         exchange_dir=settings.exchange_dir,

@@ -15,6 +15,7 @@ from comfycine.cli.options import (
     NoValidateOpt,
     OutputOpt,
     TargetOpt,
+    TransportOpt,
     UrlOpt,
     load_settings,
 )
@@ -54,6 +55,7 @@ def run(
     ] = None,
     no_validate: NoValidateOpt = False,
     events: EventsOpt = False,
+    transport: TransportOpt = None,
     target: TargetOpt = None,
     url: UrlOpt = None,
     json: JsonOpt = False,
@@ -64,7 +66,7 @@ def run(
 
     from comfycine.workbench import run_workflow
 
-    settings = load_settings(url)
+    settings = load_settings(url, transport=transport)
     output = Output("workflow run", as_json=json or events)
     with ProgressView(output, events=events) as view:
         result = asyncio.run(

@@ -27,8 +27,11 @@ from ..errors import (
     UsageError,
 )
 from ..sanitize import clean_text
+from ..urls import bare_url, credentials, shown_url
 
 HARNESS = Path(__file__).with_name("harness.py")
+# The server URL with its password, when it has one (see harness_command).
+HARNESS_URL_ENV = "COMFYCINE_HARNESS_URL"
 TRANSPILE_TIMEOUT = 60.0
 # Error details keep the end of what the script printed: enough to see why, not a log.
 OUTPUT_TAIL = 4000
@@ -73,13 +76,17 @@ class _HarnessTimeout(Exception):
 
 
 def harness_command(command: str, server_url: str, out: Path, target: Path) -> list[str]:
-    """The child's command line: ``python harness.py COMMAND --url URL --out OUT TARGET``."""
+    """The child's command line: ``python harness.py COMMAND --url URL --out OUT TARGET``.
+
+    The URL goes without its password (a command line is visible to every local user):
+    :func:`_run_harness` hands the full URL over in the environment.
+    """
     return [
         sys.executable,
         str(HARNESS),
         command,
         "--url",
-        server_url,
+        bare_url(server_url),
         "--out",
         str(out),
         str(target),
@@ -139,11 +146,11 @@ def transpile(
         out = Path(tmp) / "result.json"
         try:
             run = _run_harness(
-                harness_command("transpile", server_url, out, graph_path), out, timeout
+                harness_command("transpile", server_url, out, graph_path), out, timeout, server_url
             )
         except _HarnessTimeout as exc:
             raise TargetUnreachable(
-                f"ComfyUI at {server_url} did not answer /object_info within {timeout:g} s."
+                f"ComfyUI at {shown_url(server_url)} did not answer /object_info within {timeout:g} s."
             ) from exc
     payload = _payload_or_crash(run)
     if "error" in payload:
@@ -169,7 +176,7 @@ def build_graph_from_script(script: Path, server_url: str, *, timeout: float = 1
         out = Path(tmp) / "result.json"
         command = harness_command("build", server_url, out, script.resolve())
         try:
-            run = _run_harness(command, out, timeout)
+            run = _run_harness(command, out, timeout, server_url)
         except _HarnessTimeout as exc:
             raise UsageError(
                 f"{script.name} did not finish within {timeout:g} s.",
@@ -201,9 +208,9 @@ def error_from_harness(
     kind = str(error.get("kind") or "")
     message = clean_text(str(error.get("message") or "ComfyScript failed."))
     if kind == "unreachable":
-        return TargetUnreachable(message, details={"url": server_url})
+        return TargetUnreachable(message, details={"url": shown_url(server_url)})
     if kind == "server_error":
-        return ServerError(message, details={"url": server_url})
+        return ServerError(message, details={"url": shown_url(server_url)})
     if kind == "script_failed":
         details = {
             "exception_type": error.get("exception_type"),
@@ -263,9 +270,12 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     process.kill()
 
 
-def _run_harness(command: list[str], out: Path, timeout: float) -> _Run:
+def _run_harness(command: list[str], out: Path, timeout: float, server_url: str = "") -> _Run:
     """Run the harness; its RESULT.json payload (None if it wrote none) and its output."""
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    env.pop(HARNESS_URL_ENV, None)
+    if credentials(server_url) is not None:
+        env[HARNESS_URL_ENV] = server_url
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,

@@ -301,11 +301,13 @@ def transpile(graph_path: Path, url: str) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run one command and write RESULT.json; 0 when it was written."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # A URL with a password comes in the environment, never on the command line.
+    url = os.environ.get("COMFYCINE_HARNESS_URL") or args.url
     try:
         if args.command == "build":
-            payload = build(args.script, args.url)
+            payload = build(args.script, url)
         else:
-            payload = transpile(args.graph, args.url)
+            payload = transpile(args.graph, url)
     except HarnessError as exc:
         payload = {"error": exc.to_dict()}
     write_result(args.out, payload)

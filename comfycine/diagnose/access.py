@@ -28,6 +28,25 @@ def unreachable(error: ComfycineError, ctx: JobContext) -> Diagnosis:
         if command
         else Fix("Or run it on Comfy Cloud (paid): add --target cloud to the command.")
     )
+    if error.details.get("rendered") and error.details.get("job"):
+        # Rendered on the server, only the download was cut: never propose a re-render.
+        short = str(error.details["job"])[:8]
+        return Diagnosis(
+            "target_unreachable",
+            f"{where} went out of reach while the outputs downloaded; the job rendered "
+            "fine and its files wait on the server.",
+            [Fix("Download them once the link is back:", f"comfycine wait {short}"), DOCTOR],
+        )
+    if error.details.get("submitted"):
+        # The job reached the server: rendering it elsewhere would pay for it twice.
+        job8 = str(error.details.get("job") or ctx.job or "")[:8]
+        return Diagnosis(
+            "target_unreachable",
+            f"Lost contact with {where} while following job {job8}; it may still be "
+            "running there.",
+            [Fix("Collect it once the link is back:", f"comfycine wait {job8}"), DOCTOR],
+            {"reason": reason, "url": url, "job": error.details.get("job")},
+        )
     if reason == "dropped":
         job = ctx.job or error.details.get("job")
         follow = f"comfycine wait {str(job)[:8]}" if job else "comfycine status"

@@ -278,7 +278,10 @@ def _node_exception(error: ComfycineError, ctx: JobContext) -> Diagnosis:
 def _job_state(error: ComfycineError, ctx: JobContext) -> Diagnosis:
     job = str(ctx.job or error.details.get("job") or "")[:8]
     rerun = ctx.rerun_command()
-    if error.code in {"still_running", "download_failed"}:
+    if error.code == "download_failed":
+        again = Fix("Finish the download (nothing renders again):", f"comfycine wait {job}")
+        return Diagnosis(error.code, error.message, [again])
+    if error.code == "still_running":
         again = Fix("Wait for it again:", f"comfycine wait {job}")
         return Diagnosis(error.code, error.message, [again])
     fixes = [Fix("Render it again:", rerun)] if rerun else [Fix(error.hint)]
@@ -289,6 +292,25 @@ def _job_state(error: ComfycineError, ctx: JobContext) -> Diagnosis:
         "was stopped).",
     }.get(error.code, error.message)
     return Diagnosis(error.code, cause, fixes)
+
+
+def _output(error: ComfycineError, ctx: JobContext) -> Diagnosis:
+    """Disk full or an unwritable output folder: the render is safe on the server."""
+    job = str(ctx.job or error.details.get("job") or "")[:8]
+    folder = error.details.get("folder") or "the output folder"
+    if error.code == "disk_full":
+        cause = f"No space left on the disk holding {folder}; the render itself succeeded."
+        first = "Free some space there (or set COMFYCINE_OUTPUT_DIR to another disk)"
+    else:
+        cause = f"comfycine cannot write into {folder}; the render itself succeeded."
+        first = f"Make {folder} writable (or set COMFYCINE_OUTPUT_DIR to another folder)"
+    if not job:
+        return Diagnosis(error.code, cause, [Fix(f"{first}, then run the command again.")])
+    return Diagnosis(
+        error.code,
+        cause,
+        [Fix(f"{first}, then finish the download:", f"comfycine wait {job}")],
+    )
 
 
 def _usage(error: ComfycineError, ctx: JobContext) -> Diagnosis:
@@ -323,6 +345,8 @@ _RULES: dict[str, Callable[[ComfycineError, JobContext], Diagnosis]] = {
     "job_lost": _job_state,
     "job_interrupted": _job_state,
     "download_failed": _job_state,
+    "disk_full": _output,
+    "output_not_writable": _output,
     "still_running": _job_state,
     "server_error": _server,
 }

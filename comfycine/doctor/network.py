@@ -201,7 +201,11 @@ async def check_http(target: Target, timeout: float) -> tuple[Check, ProbeResult
 async def check_websocket(client: ComfyClient, timeout: float) -> Check:
     """The ``websocket`` rung: open ``/ws``, send the feature flags, get the first status."""
     stream = EventStream(
-        client.base_url, uuid.uuid4().hex, open_timeout=timeout, query=client.ws_query()
+        client.base_url,
+        uuid.uuid4().hex,
+        open_timeout=timeout,
+        query=client.ws_query(),
+        headers=client.ws_headers(),
     )
     started = time.monotonic()
     try:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -152,7 +153,7 @@ async def run_ladder(
                     await task
     checks["notify"] = check_notify(settings)
     checks["security"] = check_security(chosen, host, addresses)
-    return DoctorReport(chosen.name, chosen.url, [checks[n] for n in LADDER], deep)
+    return DoctorReport(chosen.name, chosen.shown_url, [checks[n] for n in LADDER], deep)
 
 
 def run_doctor(
@@ -162,10 +163,24 @@ def run_doctor(
     deep: bool = False,
 ) -> DoctorReport:
     """``comfycine doctor``: resolve the settings (``flags`` as for :func:`resolve`) and
-    run the ladder. Settings that cannot be used are the failing ``config`` rung."""
+    run the ladder. Settings that cannot be used are the failing ``config`` rung; a
+    ``.env`` that cannot be read fails it too, and the other rungs still run on the
+    environment's values."""
     try:
         settings = resolve(flags)
     except UsageError as exc:
-        checks = [config_failure(exc), *(skipped(n, "config failed") for n in LADDER[1:])]
-        return DoctorReport(target or "local", "", checks, deep)
-    return asyncio.run(run_ladder(settings, target=target, deep=deep))
+        unreadable = exc
+        try:
+            if exc.code != "invalid_dotenv":
+                raise
+            settings = resolve(flags, read_dotenv_file=False)
+        except UsageError:
+            checks = [config_failure(exc), *(skipped(n, "config failed") for n in LADDER[1:])]
+            return DoctorReport(target or "local", "", checks, deep)
+    else:
+        unreadable = None
+    report = asyncio.run(run_ladder(settings, target=target, deep=deep))
+    if unreadable is None:
+        return report
+    checks = [config_failure(unreadable) if c.name == "config" else c for c in report.checks]
+    return replace(report, checks=checks)

@@ -21,6 +21,7 @@ from ..settings import Settings, find_dotenv
 from ..targets import Target
 from ..transport import ComfyClient
 from ..transport.probe import probe
+from ..urls import shown_url
 from .checks import FAIL, OK, SKIP, WARN, Check, failed, skipped
 
 _TAILSCALE_NETS = (
@@ -36,7 +37,7 @@ def check_config(settings: Settings, target: Target, env: Mapping[str, str]) -> 
     dotenv = find_dotenv(env)
     source = settings.sources.get("comfyui_url", "default")
     parts = [
-        f"COMFYUI_URL {settings.comfyui_url} ({source})",
+        f"COMFYUI_URL {shown_url(settings.comfyui_url)} ({source})",
         f".env {dotenv}" if dotenv and dotenv.is_file() else "no .env",
         f"target {target.name}",
     ]
@@ -119,7 +120,7 @@ async def check_cloud(settings: Settings, timeout: float) -> Check:
     key = settings.cloud_api_key.get_secret_value()
     result = await probe(settings.cloud_url, timeout=timeout, api_key=key)
     if result.ok:
-        return Check("cloud", OK, f"{settings.cloud_url}: key accepted; {result.detail}")
+        return Check("cloud", OK, f"{result.url}: key accepted; {result.detail}")
     if result.state == "auth":
         return failed(
             "cloud",
@@ -128,7 +129,7 @@ async def check_cloud(settings: Settings, timeout: float) -> Check:
             exit_code=ExitCode.CLOUD_ACCOUNT,
             code="cloud_auth",
         )
-    value = f"could not check the key at {settings.cloud_url}: {result.state}: {result.detail}"
+    value = f"could not check the key at {result.url}: {result.state}: {result.detail}"
     return Check("cloud", WARN, value, result.hint)
 
 

@@ -86,6 +86,12 @@ def batch_done_notice(
     return Notice(f"{mark} {name}: {done}/{total} done{tail}{took}")
 
 
+def stalled_notice(label: str | None, job: str, text: str) -> Notice:
+    """A running job with no sign of life for a long time (sent once per stall)."""
+    name = " ".join(part for part in (label, job[:8]) if part) or "job"
+    return Notice(f"⚠️ {name} may be stuck. {text}")
+
+
 def still_rendering_notice(label: str | None, job: str, elapsed: float) -> Notice:
     """A job still going after a long time (sent once, so the filmmaker knows it lives)."""
     name = " ".join(part for part in (label, job[:8]) if part) or "job"

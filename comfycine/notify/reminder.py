@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from .messages import still_rendering_notice
+from .messages import stalled_notice, still_rendering_notice
 
 if TYPE_CHECKING:
     from ..jobs import Observer
@@ -40,6 +40,8 @@ class Reminder:
         self.inner = inner
         self.label = label
         self.fired = False
+        # Jobs whose stall was already notified (one notice per stalled job).
+        self.stalls: set[str] = set()
         self.outcomes: list[dict[str, Any]] = []
         # Held so the event loop's weak reference is not the only one (the task would
         # be garbage-collected mid-send).
@@ -49,7 +51,14 @@ class Reminder:
         """Pass the update on to ``inner``, then send the reminder if it is due."""
         if self.inner is not None:
             self.inner(progress, event)
-        if self.fired or not self.notifier.enabled or not progress.job_id:
+        if not self.notifier.enabled or not progress.job_id:
+            return
+        if progress.phase == "notice":
+            if progress.stalled and progress.job_id not in self.stalls:
+                self.stalls.add(progress.job_id)
+                self._schedule(stalled_notice(self.label, progress.job_id, progress.detail or ""))
+            return
+        if self.fired:
             return
         if progress.phase not in _GOING or progress.elapsed < self.after:
             return
@@ -58,7 +67,15 @@ class Reminder:
         except RuntimeError:
             return  # called outside a loop: nowhere to send from without blocking the job
         self.fired = True
-        notice = still_rendering_notice(self.label, progress.job_id, progress.elapsed)
+        self._schedule(still_rendering_notice(self.label, progress.job_id, progress.elapsed), loop)
+
+    def _schedule(self, notice: Any, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Send ``notice`` in the background of the running loop (nothing without one)."""
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
         task = loop.create_task(self._send(notice))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -57,7 +57,7 @@ Flow: :func:`template_dirs` -> :func:`list_templates` / :func:`load_template` ->
 
 from __future__ import annotations
 
-from .binding import Binding, bind_values
+from .binding import Binding, bind_values, check_assignments
 from .discovery import (
     Template,
     TemplateInfo,
@@ -78,6 +78,7 @@ __all__ = [
     "Template",
     "TemplateInfo",
     "bind_values",
+    "check_assignments",
     "describe_parameters",
     "list_templates",
     "load_template",

@@ -51,21 +51,43 @@ def _collect_raw(
     overrides: Mapping[str, str] | None,
     problems: list[dict[str, Any]],
 ) -> dict[str, str]:
-    # Later wins: CLI shortcuts first, then --set in order; --prompt must not contradict --set.
-    raw: dict[str, str] = {normalize_name(k): v for k, v in (overrides or {}).items()}
+    # Nothing wins silently: one name given two different values (--set twice, --set and
+    # a shortcut such as --steps, --set prompt and --prompt) is a problem naming both.
+    raw: dict[str, str] = {}
+
+    def put(name: str, value: str) -> None:
+        if name in raw and raw[name] != value:
+            message = f"{name} is given twice, as {raw[name]!r} and as {value!r}: keep one"
+            problems.append(_problem(name, "duplicate", message))
+        raw.setdefault(name, value)
+
+    for key, value in (overrides or {}).items():
+        put(normalize_name(key), value)
     for item in assignments:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             problems.append(_problem(None, "bad_assignment", f"expected NAME=VALUE, got {item!r}"))
             continue
-        raw[normalize_name(name)] = value
+        put(normalize_name(name), value)
     if prompt is not None:
-        if "prompt" in raw and raw["prompt"] != prompt:
-            problems.append(
-                _problem("prompt", "duplicate", "prompt is given both as --prompt and --set")
-            )
-        raw["prompt"] = prompt
+        put("prompt", prompt)
     return raw
+
+
+def check_assignments(assignments: Sequence[str]) -> None:
+    """Raise :class:`ParameterError` for a malformed or contradictory ``--set`` list.
+
+    For commands that take ``--set`` once for many jobs (``watch``): the mistake is
+    reported before the first job rather than by each.
+    """
+    problems: list[dict[str, Any]] = []
+    _collect_raw(None, assignments, None, problems)
+    if problems:
+        raise ParameterError(
+            "; ".join(p["message"] for p in problems),
+            hint="Give each --set NAME=VALUE once.",
+            details={"problems": problems},
+        )
 
 
 def _unknown_problem(name: str, valid: list[str]) -> dict[str, Any]:
@@ -84,12 +106,20 @@ def _unknown_problem(name: str, valid: list[str]) -> dict[str, Any]:
 
 
 def _resolve_media(param: Parameter, text: str) -> Path | dict[str, Any]:
-    """The absolute path of an existing file, or the problem with it."""
+    """The absolute path of an existing, non-empty file, or the problem with it."""
     path = Path(os.path.expanduser(text)).absolute()
+    code = "media_not_found"
     if path.is_file():
-        return path
-    reason = "is a directory, not a file" if path.is_dir() else "does not exist"
-    problem = _problem(param.name, "media_not_found", f"{param.name}: {path} {reason}")
+        try:
+            empty = path.stat().st_size == 0
+        except OSError:
+            empty = False  # vanished meanwhile: the upload reports it
+        if not empty:
+            return path
+        code, reason = "media_empty", "is empty (0 bytes)"
+    else:
+        reason = "is a directory, not a file" if path.is_dir() else "does not exist"
+    problem = _problem(param.name, code, f"{param.name}: {path} {reason}")
     problem["path"] = str(path)
     return problem
 
@@ -100,7 +130,10 @@ def _raise(problems: list[dict[str, Any]], template: Template) -> None:
     parts += [p["message"] for p in problems if p["code"] != "missing"]
     message = "; ".join(parts)
     details: dict[str, Any] = {"template": template.name, "problems": problems}
-    if all(p["code"] == "media_not_found" for p in problems):
+    if all(p["code"] == "media_empty" for p in problems):
+        hint = "Export or copy the file again (it has no content), then retry."
+        raise MediaNotFound(message, code="media_empty", hint=hint, details=details)
+    if all(p["code"] in {"media_not_found", "media_empty"} for p in problems):
         raise MediaNotFound(message, details=details)
     hint = f"See the template's parameters with: comfycine workflow show {template.name}"
     if missing:

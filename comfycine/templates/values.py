@@ -12,7 +12,10 @@ from typing import Any
 
 from .placeholders import Kind, Parameter
 
+# Both kinds take the same digits: ASCII 0-9 with an optional sign, spaces around
+# stripped; no underscores, no other scripts' digits (float() alone would take "１２").
 _INT_RE = re.compile(r"[+-]?[0-9]+")
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
@@ -20,9 +23,11 @@ FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 def coerce_value(kind: Kind, raw: object) -> Any:
     """The typed value of ``raw`` (command-line text or a JSON value) for ``kind``.
 
-    INT takes plain whole numbers only (no ``3.5``, ``1e3`` or ``1_000``); FLOAT any finite
-    number; BOOL true/false, yes/no, on/off, 1/0 (any case); the string kinds and media
-    take text as is (media paths are resolved by the caller). Raises ValueError with a
+    Text numbers use the digits 0-9 with an optional sign, spaces around ignored, for
+    both kinds (no ``1_000``, no full-width ``１２``). INT takes whole numbers only (no
+    ``3.5`` or ``1e3``); FLOAT also a decimal point and an exponent, finite only;
+    BOOL true/false, yes/no, on/off, 1/0 (any case); the string kinds and media take
+    text as is (media paths are resolved by the caller). Raises ValueError with a
     message meant to follow the parameter name: ``"expects a whole number, got '3.5'"``.
     """
     if kind is Kind.INT:
@@ -30,18 +35,20 @@ def coerce_value(kind: Kind, raw: object) -> Any:
             return raw
         if isinstance(raw, str) and _INT_RE.fullmatch(raw.strip()):
             return int(raw.strip())
-        raise ValueError(f"expects a whole number, got {_show(raw)}")
+        raise ValueError(
+            f"expects a whole number (digits 0-9, an optional sign), got {_show(raw)}"
+        )
     if kind is Kind.FLOAT:
         number: float | None = None
         if isinstance(raw, int | float) and not isinstance(raw, bool):
             number = float(raw)
-        elif isinstance(raw, str) and "_" not in raw:  # float() alone would accept 1_0
-            try:
-                number = float(raw.strip())
-            except ValueError:
-                number = None
+        elif isinstance(raw, str) and _FLOAT_RE.fullmatch(raw.strip()):
+            number = float(raw.strip())
         if number is None or not math.isfinite(number):
-            raise ValueError(f"expects a number, got {_show(raw)}")
+            raise ValueError(
+                f"expects a number (digits 0-9, an optional sign and decimal point), "
+                f"got {_show(raw)}"
+            )
         return number
     if kind is Kind.BOOL:
         if isinstance(raw, bool):

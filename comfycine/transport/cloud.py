@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from ..errors import CloudAccountError, DownloadFailed, ServerError, UsageError
-from ..sanitize import clean_text, redact
+from ..sanitize import clean_text, one_line, redact
 from ..settings import DEFAULT_CLOUD_URL
 from .failures import map_http_errors, validation_error
 from .local import CONNECT_TIMEOUT, READ_TIMEOUT, ComfyClient, prompt_body
@@ -286,11 +286,16 @@ class CloudClient(ComfyClient):
 
     def _server_error(self, response: httpx.Response) -> ServerError:
         _, message = _error_body(response)
+        said = self._redact(message.strip())
         return ServerError(
             f"Comfy Cloud answered HTTP {response.status_code} to "
             f"{response.request.method} {response.request.url.path}: "
-            f"{self._redact(message.strip()) or '(empty body)'}",
-            details={"status": response.status_code, "path": response.request.url.path},
+            f"{one_line(said) or '(empty body)'}",
+            details={
+                "status": response.status_code,
+                "path": response.request.url.path,
+                "body": said,
+            },
         )
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -454,11 +459,15 @@ class CloudClient(ComfyClient):
         return await super().upload_image(path, subfolder=subfolder, overwrite=overwrite)
 
     @asynccontextmanager
-    async def stream_output(self, ref: OutputRef) -> AsyncIterator[httpx.Response]:
+    async def stream_output(
+        self, ref: OutputRef, *, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[httpx.Response]:
         """Stream one output: ``/api/view`` answers 302 to signed storage, fetched keyless.
 
         The storage request goes through a separate client with no key header and no
         cookies; following the redirect with the API client would send the key along.
+        ``headers`` (a ``Range`` to resume) go to storage only: ``/api/view`` just
+        redirects, and a direct 200 from it is the whole file, which the caller sees.
         """
         with map_http_errors(self.base_url):
             async with self._http.stream("GET", "/api/view", params=ref.query()) as response:
@@ -472,12 +481,12 @@ class CloudClient(ComfyClient):
                 if not response.is_redirect or not location:
                     raise self._server_error(response)
                 target = response.request.url.join(location)
-        async with self._storage_stream(target, ref) as storage:
+        async with self._storage_stream(target, ref, headers or {}) as storage:
             yield storage
 
     @asynccontextmanager
     async def _storage_stream(
-        self, url: httpx.URL, ref: OutputRef
+        self, url: httpx.URL, ref: OutputRef, headers: dict[str, str]
     ) -> AsyncIterator[httpx.Response]:
         async with httpx.AsyncClient(
             transport=self._storage_transport,
@@ -485,7 +494,9 @@ class CloudClient(ComfyClient):
             follow_redirects=True,
             headers={"User-Agent": "comfycine"},
         ) as storage:
-            request = storage.build_request("GET", url)
+            # Only a Range goes along: nothing of the API client's headers.
+            extra = {k: v for k, v in headers.items() if k.lower() == "range"}
+            request = storage.build_request("GET", url, headers=extra)
             # The key must never reach storage: not as a header, not echoed into the URL.
             leaked = API_KEY_HEADER.lower() in {k.lower() for k in request.headers} or (
                 self._api_key in str(request.url)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -19,8 +19,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from ..errors import ComfycineError, ServerError
+from ..errors import ComfycineError, ServerError, SocketRefused
 from ..sanitize import redact
+from ..urls import bare_url, basic_authorization, credentials
 from .events import Event, Status, parse_frame
 from .failures import unreachable_error
 
@@ -55,18 +56,26 @@ def map_ws_errors(base_url: str) -> Iterator[None]:
         raise unreachable_error(base_url, "refused") from exc
     except TimeoutError as exc:
         raise unreachable_error(base_url, "timeout") from exc
-    except (InvalidHandshake, InvalidURI) as exc:
+    except InvalidURI as exc:
+        text = redact(str(exc))
+        raise ServerError(f"{base_url} has no usable WebSocket address: {text}.") from exc
+    except InvalidHandshake as exc:
+        # A proxy that passes plain HTTP but not the upgrade, or not a ComfyUI at all.
         # The socket URL may carry a token (Comfy Cloud): never echo it.
-        raise ServerError(
-            f"{base_url} refused the WebSocket at /ws ({redact(str(exc))}): "
-            "is this a ComfyUI server?"
+        raise SocketRefused(
+            f"{base_url} refused the WebSocket at /ws ({redact(str(exc))}).",
+            details={"url": base_url, "reason": "websocket_refused"},
         ) from exc
     except OSError as exc:
         raise unreachable_error(base_url, "connect") from exc
 
 
 class EventStream:
-    """One WebSocket to ``/ws?clientId=…``, yielding parsed events."""
+    """One WebSocket to ``/ws?clientId=…``, yielding parsed events.
+
+    ``headers`` go with the handshake (``ComfyClient.ws_headers()``: basic auth); a
+    ``user:password@`` left in ``base_url`` is sent as basic auth too, never shown.
+    """
 
     def __init__(
         self,
@@ -76,8 +85,13 @@ class EventStream:
         preview_metadata: bool = True,
         open_timeout: float = OPEN_TIMEOUT,
         query: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        self.base_url = base_url
+        creds = credentials(base_url)
+        self._headers = dict(headers or {})
+        if creds is not None:
+            self._headers.setdefault("Authorization", basic_authorization(creds))
+        self.base_url = bare_url(base_url)
         self.client_id = client_id
         self.preview_metadata = preview_metadata
         self.open_timeout = open_timeout
@@ -106,6 +120,7 @@ class EventStream:
                 max_size=None,
                 compression=None,
                 proxy=proxy,
+                additional_headers=self._headers or None,
             )
         if self.preview_metadata:
             # Must be the first text frame; the server then sends type-4 previews with ids.

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import ComfycineError, ServerError, TargetUnreachable, ValidationFailed
-from ..sanitize import clean_text
+from ..sanitize import clean_text, one_line
+from ..urls import shown_url
 
 
 def unreachable_reason(exc: httpx.TransportError) -> str:
@@ -50,8 +51,13 @@ _REASON_TEXT = {
 }
 
 
-def unreachable_error(url: str, reason: str) -> TargetUnreachable:
-    """A :class:`TargetUnreachable` with a plain reason and the next command."""
+def unreachable_error(url: str, reason: str, *, sent: bool = True) -> TargetUnreachable:
+    """A :class:`TargetUnreachable` with a plain reason and the next command.
+
+    ``sent`` is False when the request never left (no connection): a POST that failed
+    that way did not reach the server; any other failure may have come after it did.
+    """
+    url = shown_url(url)  # a password in the URL is never echoed
     host = urlsplit(url).hostname or url
     hint = "Check that ComfyUI runs with --listen and that COMFYUI_URL is right."
     if host.startswith("100.") or host.endswith(".ts.net"):
@@ -63,7 +69,7 @@ def unreachable_error(url: str, reason: str) -> TargetUnreachable:
     return TargetUnreachable(
         f"Cannot reach ComfyUI at {url}: {_REASON_TEXT.get(reason, reason)}.",
         hint=hint,
-        details={"url": url, "reason": reason, "fallback": "cloud"},
+        details={"url": url, "reason": reason, "fallback": "cloud", "sent": sent},
     )
 
 
@@ -75,22 +81,28 @@ def map_http_errors(url: str) -> Iterator[None]:
     except ComfycineError:
         raise
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise unreachable_error(url, unreachable_reason(exc)) from exc
+        raise unreachable_error(url, unreachable_reason(exc), sent=False) from exc
     except httpx.TimeoutException as exc:
         raise unreachable_error(url, "timeout") from exc
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
         raise unreachable_error(url, "dropped") from exc
 
 
+# How much of an error body is kept in the error's details.
+BODY_LIMIT = 4000
+
+
 def raise_for_server_error(response: httpx.Response) -> None:
     if response.status_code < 400:
         return
-    body = clean_text(response.text[:500]).strip()
+    text = clean_text(response.text[:BODY_LIMIT]).strip()
     kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
+    # A traceback or an HTML page spans many lines: one in the message, all in details.
     raise ServerError(
         f"ComfyUI answered HTTP {response.status_code} ({kind}) to "
-        f"{response.request.method} {response.request.url.path}: {body or '(empty body)'}",
-        details={"status": response.status_code, "path": response.request.url.path},
+        f"{response.request.method} {response.request.url.path}: "
+        f"{one_line(text) or '(empty body)'}",
+        details={"status": response.status_code, "path": response.request.url.path, "body": text},
     )
 
 

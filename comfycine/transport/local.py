@@ -17,14 +17,34 @@ from urllib.parse import quote
 
 import httpx
 
-from ..errors import RejectedError, ServerError
+from ..errors import RejectedError, ServerError, UsageError
 from ..sanitize import clean_text
-from .failures import map_http_errors, raise_for_server_error, read_json, validation_error
+from ..urls import bare_url, basic_authorization, check_url, credentials, shown_url
+from .failures import (
+    map_http_errors,
+    raise_for_server_error,
+    read_json,
+    unreachable_error,
+    validation_error,
+)
 from .reconnect import RETRY_DELAYS, is_retryable
 from .records import HistoryEntry, OutputRef, QueueState, parse_history_entry, queue_ids
 
 CONNECT_TIMEOUT = 2.5  # an unreachable PC must be reported within 3 s
 READ_TIMEOUT = 60.0
+# The longest a whole request may take, answer included. A link that cannot carry a
+# /history answer (a few KB; /queue lists whole graphs) in this time is down for us.
+REQUEST_DEADLINE = 15.0
+# /object_info of a big install is megabytes: over a relayed link it takes longer.
+CATALOG_DEADLINE = 120.0
+# Uploads carry media (video plates of hundreds of MB).
+UPLOAD_DEADLINE = 1800.0
+
+
+def _deadline_for(path: str) -> float:
+    return CATALOG_DEADLINE if "object_info" in path else REQUEST_DEADLINE
+
+
 logger = logging.getLogger(__name__)
 
 
@@ -43,7 +63,12 @@ def prompt_body(
 
 
 class ComfyClient:
-    """Async client for one ComfyUI server's HTTP API."""
+    """Async client for one ComfyUI server's HTTP API.
+
+    A ``user:password@`` in ``base_url`` (a server behind a proxy with basic auth) is
+    sent as basic auth on every request and on the socket (:meth:`ws_headers`);
+    :attr:`base_url` is the URL without it, safe to show, store and compare.
+    """
 
     def __init__(
         self,
@@ -53,7 +78,16 @@ class ComfyClient:
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        try:
+            url = check_url(base_url)
+        except ValueError as exc:
+            raise UsageError(
+                f"Invalid server URL {shown_url(base_url.strip())!r}: {exc}.",
+                code="invalid_setting",
+                hint="Fix the URL (it looks like http://100.64.1.2:8188): see comfycine targets",
+            ) from None
+        self._credentials = credentials(url)
+        self.base_url = bare_url(url)
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         # Loading the CA bundle costs ~30 ms per client; plain http never uses it, and
         # redirects are not followed, so no request of this client can turn into https.
@@ -68,6 +102,7 @@ class ComfyClient:
             trust_env=secure,
             follow_redirects=False,
             headers={"User-Agent": "comfycine"},
+            auth=httpx.BasicAuth(*self._credentials) if self._credentials else None,
         )
 
     async def __aenter__(self) -> ComfyClient:
@@ -87,21 +122,37 @@ class ComfyClient:
         """Extra query parameters for the WebSocket URL (none for a local ComfyUI)."""
         return {}
 
+    def ws_headers(self) -> dict[str, str]:
+        """Extra WebSocket handshake headers: basic auth when the URL carries a password."""
+        if self._credentials is None:
+            return {}
+        return {"Authorization": basic_authorization(self._credentials)}
+
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        # httpx's timeouts are per read: a server dribbling its answer a byte at a time
+        # would never time out. The whole request, body included, gets one bound.
+        bound = UPLOAD_DEADLINE if "files" in kwargs else _deadline_for(path)
         with map_http_errors(self.base_url):
-            for delay in RETRY_DELAYS:
-                try:
-                    return await self._http.request(method, path, **kwargs)
-                except httpx.TransportError as exc:
-                    if not is_retryable(exc, method) or "files" in kwargs:
-                        raise
-                    logger.info("retrying %s %s in %.2f s after %r", method, path, delay, exc)
-                    await asyncio.sleep(delay)
-            return await self._http.request(method, path, **kwargs)
+            try:
+                async with asyncio.timeout(bound):
+                    return await self._send_retrying(method, path, **kwargs)
+            except TimeoutError:
+                raise unreachable_error(self.base_url, "timeout") from None
+
+    async def _send_retrying(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        for delay in RETRY_DELAYS:
+            try:
+                return await self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if not is_retryable(exc, method) or "files" in kwargs:
+                    raise
+                logger.info("retrying %s %s in %.2f s after %r", method, path, delay, exc)
+                await asyncio.sleep(delay)
+        return await self._http.request(method, path, **kwargs)
 
     async def _get_json(self, path: str, **kwargs: Any) -> Any:
         response = await self._request("GET", path, **kwargs)
@@ -278,10 +329,16 @@ class ComfyClient:
         }
 
     @asynccontextmanager
-    async def stream_output(self, ref: OutputRef) -> AsyncIterator[httpx.Response]:
-        """Open a streamed ``GET /view`` for one output; the caller reads the body."""
+    async def stream_output(
+        self, ref: OutputRef, *, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """Open a streamed ``GET /view`` for one output; the caller reads the body.
+
+        ``headers`` may ask for a ``Range`` (ComfyUI's ``/view`` answers 206).
+        """
         with map_http_errors(self.base_url):
-            async with self._http.stream("GET", "/view", params=ref.query()) as response:
+            request = self._http.stream("GET", "/view", params=ref.query(), headers=headers)
+            async with request as response:
                 if response.status_code >= 400:
                     await response.aread()
                     raise_for_server_error(response)

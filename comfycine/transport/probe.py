@@ -11,7 +11,8 @@ fallback") with a :class:`ProbeResult` whose ``state`` is one of:
 * ``http_error``: an HTTP error status (``status`` holds it);
 * ``not_comfyui``: something answers, but it is not ComfyUI;
 * ``auth``: Comfy Cloud refused the API key (401/403);
-* ``connect``: another connection failure (connection reset, TLS).
+* ``connect``: another connection failure (connection reset, TLS);
+* ``bad_url``: the URL itself cannot be used (no host, port out of range...).
 
 A probe never raises for a target problem; :func:`unreachable_from` turns a failed
 local probe into the exit-3 error.
@@ -30,6 +31,7 @@ import httpx
 
 from ..errors import TargetUnreachable
 from ..sanitize import clean_text, redact
+from ..urls import bare_url, check_url, credentials, shown_url
 from .failures import unreachable_reason
 
 DEFAULT_TIMEOUT = 3.0
@@ -40,6 +42,7 @@ _TAILSCALE_NETS = (
     ipaddress.ip_network("fd7a:115c:a1e0::/48"),
 )
 _UNREACHABLE = frozenset({"dns", "refused", "timeout", "connect"})
+_BAD_URL_HINT = "Fix the URL (it looks like http://100.64.1.2:8188): see comfycine targets"
 _TAILSCALE_HINT = (
     "Check Tailscale on both machines (`tailscale status`: both connected, same tailnet) "
     "and that the PC is awake."
@@ -93,24 +96,30 @@ async def probe(
     """Check ``url`` once and classify the outcome; never takes longer than ``timeout``.
 
     With ``api_key`` the URL is taken as a Comfy Cloud API (``/api/...`` paths, key sent
-    as ``X-API-Key`` to ``/api/user`` only). Target failures are returned, not raised.
+    as ``X-API-Key`` to ``/api/user`` only). A ``user:password@`` in ``url`` is sent as
+    basic auth, and masked in the result. Target failures are returned, not raised; a
+    URL that cannot be parsed is the state ``bad_url``.
     """
-    base = url.rstrip("/")
+    shown = shown_url(url.strip().rstrip("/"))
     started = time.monotonic()
+    try:
+        base = check_url(url)
+    except ValueError as exc:
+        return ProbeResult(shown, "bad_url", 0.0, f"the URL is not usable: {exc}", _BAD_URL_HINT)
     try:
         async with asyncio.timeout(timeout):
             state, detail, fields = await _check(base, timeout, api_key, transport)
     except TimeoutError:
         state, detail, fields = "timeout", f"no answer within {timeout:g} s", {}
     seconds = time.monotonic() - started
-    if api_key:
-        detail = redact(detail, [api_key])
+    creds = credentials(base)
+    detail = redact(detail, [api_key, creds[1] if creds else None])
     return ProbeResult(
-        url=base,
+        url=shown,
         state=state,
         seconds=seconds,
         detail=clean_text(" ".join(detail.split())),
-        hint=_hint_for(base, state, api_key is not None),
+        hint=_hint_for(bare_url(base), state, api_key is not None),
         **fields,
     )
 
@@ -130,8 +139,10 @@ async def _check(
     base: str, timeout: float, api_key: str | None, transport: httpx.AsyncBaseTransport | None
 ) -> tuple[str, str, dict[str, Any]]:
     secure = base.startswith("https://")
+    creds = credentials(base)
     async with httpx.AsyncClient(
-        base_url=base,
+        base_url=bare_url(base),
+        auth=httpx.BasicAuth(*creds) if creds else None,
         transport=transport,
         timeout=timeout,
         verify=secure,

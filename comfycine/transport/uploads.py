@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from ..errors import MediaNotFound
 from .local import ComfyClient
 
 
@@ -18,7 +19,19 @@ async def upload_media(
     *,
     on_file: Callable[[Path], None] | None = None,
 ) -> dict[str, str]:
-    """Upload each media file; map parameter → the name the server gave it."""
+    """Upload each media file; map parameter → the name the server gave it.
+
+    Raises :class:`MediaNotFound` (code ``media_empty``) before sending anything when a
+    file is empty: binding refuses those already, this is the last guard.
+    """
+    for name, path in media.items():
+        if path.is_file() and path.stat().st_size == 0:
+            raise MediaNotFound(
+                f"{name}: {path} is empty (0 bytes).",
+                code="media_empty",
+                hint="Export or copy the file again (it has no content), then retry.",
+                details={"parameter": name, "path": str(path)},
+            )
     uploaded: dict[str, str] = {}
     for name, path in media.items():
         if on_file is not None:

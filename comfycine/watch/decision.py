@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from ..errors import CloudAccountError, ComfycineError, TargetUnreachable
+from ..errors import CloudAccountError, ComfycineError, OutputNotWritable, TargetUnreachable
 from ..ledger import JobRecord
 
 KEY_PREFIX = "watch:"
@@ -77,7 +77,11 @@ def decide(history: Sequence[JobRecord]) -> Decision:
 
 
 def is_transient(error: ComfycineError) -> bool:
-    """Trouble that is not the file's fault: keep the file and try again later."""
-    return isinstance(error, TargetUnreachable | CloudAccountError) or (
+    """Trouble that is not the file's fault: keep the file and try again later.
+
+    A full disk or unwritable output folder counts: the job stays rendered and is
+    collected once there is room.
+    """
+    return isinstance(error, TargetUnreachable | CloudAccountError | OutputNotWritable) or (
         error.code == "ledger_unavailable"
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..collecting import needs_collection
 from ..errors import (
     ComfycineError,
     Interrupted,
@@ -22,7 +23,7 @@ from ..errors import (
 )
 from ..filehash import content_hash
 from ..generation import prepare_template_job, run_prepared
-from ..jobs import JobRunner, Observer
+from ..jobs import FollowOptions, JobRunner, Observer
 from ..journal import Journal
 from ..ledger import JobRecord, Ledger
 from ..results import JobResult, interrupted_error, outcome_result
@@ -226,9 +227,13 @@ class ItemHandler:
                 target=record.target,
                 output_dir=self.settings.output_dir,
                 observer=self.observer,
+                options=FollowOptions.from_settings(self.settings),
             )
             try:
-                outcome = await runner.follow(record)
+                if needs_collection(record):  # rendered: download what is missing
+                    outcome = await runner.collect(record)
+                else:
+                    outcome = await runner.follow(record)
             except asyncio.CancelledError:
                 raise interrupted_error(record.id) from None
         return outcome_result(outcome)

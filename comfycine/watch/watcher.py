@@ -32,7 +32,7 @@ from ..jobs import Observer
 from ..ledger import Ledger
 from ..settings import Settings
 from ..targets import Target, resolve_target
-from ..templates import load_template, template_dirs
+from ..templates import check_assignments, load_template, template_dirs
 from .completeness import (
     DEFAULT_INTERVAL,
     DEFAULT_POLLS,
@@ -266,6 +266,7 @@ async def watch_exchange(
         if on_event is not None:
             on_event({"schema": "comfycine/event/1", **payload})
 
+    check_assignments(options.assignments)
     if options.template:
         check_fixed_template(settings, options.template)
     target = resolve_target(settings, options.target)

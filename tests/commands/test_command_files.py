@@ -138,7 +138,7 @@ def test_cloud_needs_consent() -> None:
 def test_generate_covers_every_exit_code() -> None:
     """comfy-generate says what to do for each exit code of the contract."""
     text = (COMMANDS / "comfy-generate.md").read_text()
-    for code in ("| 2 |", "| 3 |", "| 4 |", "| 5 |", "| 6 |", "| 7 |", "| 130 |"):
+    for code in ("| 2 |", "| 3 |", "| 4 |", "| 5 |", "| 6 |", "| 7 |", "| 8 |", "| 130 |"):
         assert code in text
 
 

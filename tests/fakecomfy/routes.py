@@ -12,6 +12,7 @@ re-encodes the image with Pillow) and serves the file as stored.
 
 from __future__ import annotations
 
+import base64
 import json
 import mimetypes
 import os
@@ -22,7 +23,9 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakecomfy import hostile
 from tests.fakecomfy.files import is_inside, split_annotation
+from tests.fakecomfy.hostile import strip_api
 from tests.fakecomfy.state import SERVER_FEATURES, QueueEntry, ServerState, Socket
 from tests.fakecomfy.validation import PromptValidator
 
@@ -44,22 +47,29 @@ class InjectedServerError(Exception):
     """Raised for ``answer_500_text``; aiohttp answers it with its plain-text 500."""
 
 
-def strip_api(path: str) -> str:
-    """Return ``path`` without a leading ``/api`` (both forms reach the same handler)."""
-    return path[4:] if path == "/api" or path.startswith("/api/") else path
-
-
 def build_app(state: ServerState) -> web.Application:
     """Return the aiohttp application serving ``state``."""
 
     @web.middleware
     async def record_and_inject(request: web.Request, handler: Any) -> web.StreamResponse:
         state.requests.append((request.method, request.path))
+        wanted = state.knobs.basic_auth
+        if wanted is not None:
+            token = base64.b64encode(wanted.encode()).decode()
+            if request.headers.get("Authorization") != f"Basic {token}":
+                headers = {"WWW-Authenticate": 'Basic realm="comfyui"'}
+                return web.Response(status=401, text="401: Unauthorized", headers=headers)
         key = strip_api(request.path)
         if state.fail_paths.get(key, 0) > 0:
             state.fail_paths[key] -= 1
             raise InjectedServerError(f"injected failure for {request.path}")
+        injected = state.hostile.next_error(key)
+        if injected is not None:
+            return hostile.error_response(injected)
         response: web.StreamResponse = await handler(request)
+        seconds = state.hostile.dribble_for(key)
+        if seconds is not None and isinstance(response, web.Response):
+            return await hostile.dribble(request, response, seconds)
         return response
 
     app = web.Application(client_max_size=MAX_UPLOAD_SIZE, middlewares=[record_and_inject])
@@ -237,6 +247,8 @@ class Routes:
                     "Content-Disposition": f'filename="{filename}"',
                     "Content-Type": content_type,
                 }
+                if self.state.hostile.view_is_hostile():
+                    return await hostile.serve_view(request, path, headers, self.state.hostile)
                 return web.FileResponse(path, headers=headers)
         return web.Response(status=404)
 

@@ -36,6 +36,7 @@ from aiohttp import web
 
 from tests.fakecomfy.executor import run_worker
 from tests.fakecomfy.files import Folders
+from tests.fakecomfy.hostile import HostileSwitches
 from tests.fakecomfy.nodes import load_object_info
 from tests.fakecomfy.routes import build_app, strip_api
 from tests.fakecomfy.state import OOM_MESSAGE, OOM_TIPS, OOM_TYPE, Failure, ServerState
@@ -45,7 +46,7 @@ T = TypeVar("T")
 DEFAULT_MODELS = {"checkpoints": ["tiny-random-sd15.safetensors"]}
 
 
-class FakeComfy(LoopThread):
+class FakeComfy(HostileSwitches, LoopThread):
     """A fake ComfyUI server in a background thread; also a context manager.
 
     Attributes (scenario knobs):
@@ -61,6 +62,8 @@ class FakeComfy(LoopThread):
         history_delay_max_seconds: write the held-back history anyway after this long.
         huge_output_bytes: size of the next ``SaveVideo`` output (a sparse file, so
             neither server memory nor disk grows); reset to None once used.
+        basic_auth: ``"user:password"`` that every request and socket must carry as
+            basic auth (a reverse proxy in front of ComfyUI); others get a 401.
     """
 
     thread_name = "fakecomfy"
@@ -80,6 +83,7 @@ class FakeComfy(LoopThread):
         self.history_delay_polls = 0
         self.history_delay_max_seconds = 5.0
         self.huge_output_bytes: int | None = None
+        self.basic_auth: str | None = None
         self._models = dict(models if models is not None else DEFAULT_MODELS)
         self._object_info = object_info if object_info is not None else load_object_info()
         self._host = host
@@ -290,6 +294,20 @@ class FakeComfy(LoopThread):
         self._on_loop(act)
 
     # Inspection ------------------------------------------------------------------------
+
+    def count(self, method: str | None = None, path_prefix: str = "") -> int:
+        """Requests received matching ``method`` (any if None) and ``path_prefix``, with
+        or without ``/api`` (e.g. ``count("GET", "/history/")``)."""
+        prefix = strip_api(path_prefix)
+
+        def act(state: ServerState) -> int:
+            return sum(
+                1
+                for m, path in state.requests
+                if (method is None or m == method) and strip_api(path).startswith(prefix)
+            )
+
+        return self._on_loop(act)
 
     @property
     def requests(self) -> list[tuple[str, str]]:

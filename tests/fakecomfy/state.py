@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from tests.fakecomfy.files import Folders
+from tests.fakecomfy.hostile import Hostile
 from tests.fakecomfy.nodes import fill_object_info
 
 SERVER_FEATURES = {"supports_preview_metadata": True, "max_upload_size": 104857600}
@@ -41,6 +42,7 @@ class Knobs(Protocol):
     history_delay_polls: int
     history_delay_max_seconds: float
     huge_output_bytes: int | None
+    basic_auth: str | None
 
 
 @dataclass
@@ -116,6 +118,7 @@ class ServerState:
         self.prompts_received: list[Any] = []
         self.ws_feature_flags: dict[str, dict[str, Any]] = {}
         self.fail_paths: dict[str, int] = {}
+        self.hostile = Hostile()
         self.paused = False
         self.wake = asyncio.Event()
         self.outbox: asyncio.Queue[tuple[str | int, Any, str | None]] = asyncio.Queue()

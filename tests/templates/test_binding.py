@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from comfycine.errors import MediaNotFound, ParameterError
-from comfycine.templates import Template, bind_values
+from comfycine.templates import Template, bind_values, check_assignments
 
 from .support import make_template, node, sampler_graph
 
@@ -87,11 +87,11 @@ def test_bool_words(template: Template, style: Path, word: str, expected: bool) 
 @pytest.mark.parametrize(
     ("assignment", "expected"),
     [
-        ("steps=3.5", "steps expects a whole number, got '3.5'"),
-        ("steps=1e3", "steps expects a whole number, got '1e3'"),
-        ("steps=1_000", "steps expects a whole number, got '1_000'"),
-        ("cfg=abc", "cfg expects a number, got 'abc'"),
-        ("cfg=nan", "cfg expects a number, got 'nan'"),
+        ("steps=3.5", "steps expects a whole number (digits 0-9, an optional sign), got '3.5'"),
+        ("steps=1e3", "steps expects a whole number (digits 0-9, an optional sign), got '1e3'"),
+        ("steps=1_000", "steps expects a whole number (digits 0-9, an optional sign), got '1_0"),
+        ("cfg=abc", "cfg expects a number (digits 0-9, an optional sign and decimal point), got"),
+        ("cfg=nan", "got 'nan'"),
         ("upscale=maybe", "upscale expects true or false"),
         ("steps=0", "steps must be between 1 and 100; got 0"),
         ("cfg=31.5", "cfg must be between 0 and 30; got 31.5"),
@@ -104,7 +104,9 @@ def test_ill_typed_or_out_of_bounds_values(
     template: Template, style: Path, assignment: str, expected: str
 ) -> None:
     """A bad value names the parameter, the rule and the value."""
-    error = bind_problem(template, prompt="p", assignments=[*full(style), assignment])
+    name = assignment.partition("=")[0]
+    others = [a for a in full(style) if a.partition("=")[0] != name]
+    error = bind_problem(template, prompt="p", assignments=[*others, assignment])
     assert expected in error.message
     assert [p["code"] for p in error.details["problems"]] == ["bad_value"]
 
@@ -121,7 +123,7 @@ def test_step_message_for_a_plain_multiple(tmp_path: Path) -> None:
 
 def test_choice_typo_gets_a_suggestion(template: Template, style: Path) -> None:
     """A COMBO value close to a choice proposes it."""
-    error = bind_problem(template, prompt="p", assignments=[*full(style), "ckpt=ltx.safetensor"])
+    error = bind_problem(template, prompt="p", assignments=[f"style={style}", "ckpt=ltx.safetensor"])
     assert "did you mean 'ltx.safetensors'?" in error.message
 
 
@@ -203,21 +205,54 @@ def test_names_are_case_and_dash_insensitive(tmp_path: Path) -> None:
     assert bind_values(template, overrides={"CAMERA_TYPE": "tilt"}).values["camera_type"] == "tilt"
 
 
-def test_later_set_wins_and_overrides_come_first(template: Template, style: Path) -> None:
-    """Repeated --set keeps the last value; --set beats a CLI shortcut override."""
-    binding = bind_values(
-        template,
-        prompt="p",
-        assignments=full(style, "steps=5", "steps=6", "cfg=2"),
-        overrides={"cfg": "3", "frames": "9"},
+def test_repeated_set_with_two_values_is_an_error(template: Template, style: Path) -> None:
+    """--set steps=5 --set Steps=6: a duplicate naming both values, never last-wins."""
+    error = bind_problem(template, prompt="p", assignments=full(style, "steps=5", "Steps=6"))
+    assert "steps is given twice, as '5' and as '6'" in error.message
+    assert [p["code"] for p in error.details["problems"]] == ["duplicate"]
+
+
+def test_set_against_a_shortcut_is_an_error(template: Template, style: Path) -> None:
+    """A CLI shortcut (--steps 30) and --set steps=20 conflict, both values named."""
+    error = bind_problem(
+        template, prompt="p", assignments=full(style, "steps=20"), overrides={"steps": "30"}
     )
-    assert (binding.values["steps"], binding.values["cfg"], binding.values["frames"]) == (6, 2.0, 9)
+    assert "steps is given twice, as '30' and as '20'" in error.message
+
+
+def test_same_value_twice_is_accepted(template: Template, style: Path) -> None:
+    """Repeating the very same value is not ambiguous: accepted."""
+    binding = bind_values(
+        template, prompt="p", assignments=full(style, "steps=6", "steps=6"), overrides={"cfg": "2"}
+    )
+    assert (binding.values["steps"], binding.values["cfg"]) == (6, 2.0)
 
 
 def test_prompt_given_twice_differently_is_an_error(template: Template, style: Path) -> None:
     """--prompt and --set prompt= with different texts conflict."""
     error = bind_problem(template, prompt="a", assignments=full(style, "prompt=b"))
-    assert "prompt is given both" in error.message
+    assert "prompt is given twice, as 'b' and as 'a'" in error.message
+
+
+def test_check_assignments_refuses_duplicates_and_malformed() -> None:
+    """The up-front check (watch) raises the same problems before any job."""
+    check_assignments(["a=1", "a=1", "b=2"])
+    with pytest.raises(ParameterError) as caught:
+        check_assignments(["a=1", "A=2"])
+    assert "a is given twice, as '1' and as '2'" in caught.value.message
+    with pytest.raises(ParameterError):
+        check_assignments(["novalue"])
+
+
+def test_empty_media_file_is_refused(template: Template, tmp_path: Path) -> None:
+    """A 0-byte media file: MediaNotFound with code media_empty, naming the file."""
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(MediaNotFound) as caught:
+        bind_values(template, prompt="p", assignments=["ckpt=wan.safetensors", f"style={empty}"])
+    error = caught.value
+    assert (error.code, error.exit_code) == ("media_empty", 2)
+    assert str(empty) in error.message and "empty (0 bytes)" in error.message
 
 
 def test_prompt_from_set_alone_is_accepted(template: Template, style: Path) -> None:
