@@ -49,6 +49,24 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+def join_sentences(*parts: str | None) -> str:
+    """Texts (hints, fixes) joined as sentences: one space between, and a period after a
+    part that ends without ``.``, ``!``, ``?`` or ``:`` (a ``:`` leads into the next part).
+
+    ``join_sentences("Then retry", "Run it on the cloud:", "comfycine …")`` →
+    ``"Then retry. Run it on the cloud: comfycine …"``. Empty parts are dropped.
+    """
+    joined = ""
+    for part in parts:
+        text = (part or "").strip()
+        if not text:
+            continue
+        if joined and joined[-1] not in ".!?:":
+            joined += "."
+        joined = f"{joined} {text}" if joined else text
+    return joined
+
+
 class ComfycineError(Exception):
     """Base of every error comfycine raises on purpose."""
 

@@ -23,6 +23,7 @@ from .errors import (
     ParameterError,
     TargetUnreachable,
     UsageError,
+    join_sentences,
     recordable,
 )
 from .graph.tiling import tile_vae_decodes
@@ -438,5 +439,5 @@ def _propose(
 ) -> ComfycineError:
     exc.details["fallback"] = where
     exc.details["command"] = command(where)
-    exc.hint = f"{exc.hint} {lead} {command(where)}"
+    exc.hint = join_sentences(exc.hint, lead, command(where))
     return exc

@@ -210,7 +210,11 @@ def _invalid(
     )
 
 
-_WHERE = {"flag": "the flag", "env": "the environment variable", ".env": "the line of the .env file"}
+_WHERE = {
+    "flag": "the flag",
+    "env": "the environment variable",
+    ".env": "the line of the .env file",
+}
 
 
 def resolve(

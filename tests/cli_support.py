@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,31 @@ class CliResult:
 
     def __str__(self) -> str:
         return f"exit {self.exit_code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+# How long a test waits for a helper thread it started to end.
+JOIN_TIMEOUT = 60.0
+
+
+def join(thread: threading.Thread, timeout: float = JOIN_TIMEOUT) -> None:
+    """Wait for ``thread`` to end; fail the test (instead of hanging) after ``timeout``."""
+    thread.join(timeout)
+    assert not thread.is_alive(), f"thread {thread.name} still running after {timeout} s"
+
+
+@contextlib.contextmanager
+def sigint_raises() -> Iterator[None]:
+    """Make SIGINT raise KeyboardInterrupt in this process for the block, then restore.
+
+    A shell starts background jobs with SIGINT ignored, and Python then installs no
+    handler of its own (nor does ``asyncio.run``): a test that sends itself SIGINT would
+    see it dropped and wait forever. Must be entered from the main thread.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def invoke(*argv: str) -> CliResult:

@@ -352,7 +352,7 @@ def test_newer_ledger_is_still_readable(tmp_path: Path) -> None:
 def hammer(path: str, barrier: Any, tag: str, errors: Any) -> None:
     """Child process: open the shared ledger, then add and update its share of jobs."""
     try:
-        barrier.wait()
+        barrier.wait(timeout=60)  # a sibling that never starts must not hang this one
         with Ledger.open(Path(path)) as opened:
             for n in range(JOBS_PER_PROCESS):
                 record = opened.add(make_record(f"{tag}-{n:04d}", params={"n": n}))

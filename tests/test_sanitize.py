@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comfycine.sanitize import clean_text, redact, scrub
+from comfycine.sanitize import clean_text, one_line, redact, scrub
 
 
 def test_escape_sequences_are_neutralised() -> None:
@@ -47,3 +47,15 @@ def test_websocket_error_never_echoes_the_token() -> None:
         assert "comfyui-SECRET9" not in exc.message
     else:
         raise AssertionError("no error raised")
+
+
+def test_one_line_keeps_what_matters_of_a_multi_line_body() -> None:
+    """A traceback gives its last line, an HTML page its title, other text is flattened."""
+    traceback = "Traceback (most recent call last):\n  File \"x.py\", line 1\nKeyError: 'a'\n"
+    assert one_line(traceback) == "KeyError: 'a'"
+    assert (
+        one_line("<html><head><title>502 Bad\n Gateway</title></head></html>") == "502 Bad Gateway"
+    )
+    assert one_line("first\n\n   second\tthird\n") == "first second third"
+    assert one_line("x" * 50, limit=10) == "x" * 9 + "…"
+    assert one_line("") == ""

@@ -180,4 +180,6 @@ def test_secret_values_never_fail_on_a_dotenv_not_utf8(tmp_path: Path) -> None:
     """Redaction still reads the secrets of an undecodable .env (the error path needs it)."""
     dotenv = tmp_path / ".env"
     dotenv.write_bytes(LATIN1 + b"COMFY_CLOUD_API_KEY=comfyui-k\xe9y\n")
-    assert any(v.startswith("comfyui-k") for v in secret_values({"COMFYCINE_ENV_FILE": str(dotenv)}))
+    assert any(
+        v.startswith("comfyui-k") for v in secret_values({"COMFYCINE_ENV_FILE": str(dotenv)})
+    )

@@ -62,7 +62,7 @@ def batch(
     """
     from comfycine.batch import batch as run_batch
     from comfycine.cli.batchview import BatchView, print_summary
-    from comfycine.errors import ComfycineError, UsageError
+    from comfycine.errors import ComfycineError, UsageError, join_sentences
     from comfycine.notify.hooks import batch_hook
 
     if target and targets and [t.strip() for t in targets.split(",")] != [target]:
@@ -102,7 +102,8 @@ def batch(
     failed = [i for i in result.items if i.status == "failed"]
     failure.hint = f"Retry the failed items with: {again} --retry-failed"
     if not any(i.earlier for i in failed) and failed[0].job:
-        failure.hint = f"See why with: comfycine debug {failed[0].job[:8]}. " + failure.hint
+        see_why = f"See why with: comfycine debug {failed[0].job[:8]}"
+        failure.hint = join_sentences(see_why, failure.hint)
     raise failure
 
 
@@ -113,7 +114,7 @@ def _explain_stop(exc: Any, output: Output, again: str, on_cloud: str | None) ->
     cannot be reached (None when the cloud is already among the targets).
     """
     from comfycine.cli.batchview import print_summary
-    from comfycine.errors import Interrupted, TargetUnreachable
+    from comfycine.errors import Interrupted, TargetUnreachable, join_sentences
 
     ran = any(
         i.get("status") in ("succeeded", "failed") and not i.get("earlier")
@@ -125,11 +126,11 @@ def _explain_stop(exc: Any, output: Output, again: str, on_cloud: str | None) ->
         exc.hint = (
             f"Resume with: {again}"
             if isinstance(exc, Interrupted)
-            else f"{exc.hint.rstrip('.')}. Resume with: {again}"
+            else join_sentences(exc.hint, f"Resume with: {again}")
         )
     if isinstance(exc, TargetUnreachable) and on_cloud is not None:
         exc.details.update(fallback="cloud", command=on_cloud)
-        exc.hint = f"{exc.hint} Or on Comfy Cloud (paid): {on_cloud}"
+        exc.hint = join_sentences(exc.hint, f"Or on Comfy Cloud (paid): {on_cloud}")
 
 
 class _Words:

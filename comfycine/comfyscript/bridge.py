@@ -149,8 +149,9 @@ def transpile(
                 harness_command("transpile", server_url, out, graph_path), out, timeout, server_url
             )
         except _HarnessTimeout as exc:
+            where = shown_url(server_url)
             raise TargetUnreachable(
-                f"ComfyUI at {shown_url(server_url)} did not answer /object_info within {timeout:g} s."
+                f"ComfyUI at {where} did not answer /object_info within {timeout:g} s."
             ) from exc
     payload = _payload_or_crash(run)
     if "error" in payload:

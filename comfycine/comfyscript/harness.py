@@ -304,10 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A URL with a password comes in the environment, never on the command line.
     url = os.environ.get("COMFYCINE_HARNESS_URL") or args.url
     try:
-        if args.command == "build":
-            payload = build(args.script, url)
-        else:
-            payload = transpile(args.graph, url)
+        payload = build(args.script, url) if args.command == "build" else transpile(args.graph, url)
     except HarnessError as exc:
         payload = {"error": exc.to_dict()}
     write_result(args.out, payload)

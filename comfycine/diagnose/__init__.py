@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from ..errors import ComfycineError, ExitCode
+from ..errors import ComfycineError, ExitCode, join_sentences
 from .model import Diagnosis, Fix, JobContext, ModelSource, PackInfo
 from .rules import diagnose
 from .text import error_from_text
@@ -30,7 +30,7 @@ def attach(error: ComfycineError, context: JobContext | None = None) -> Comfycin
     top = diagnosis.top_fix
     if top:
         command = error.details.get("command")
-        error.hint = top if not command or command in top else f"{top} Or: {command}"
+        error.hint = top if not command or command in top else join_sentences(top, "Or:", command)
     return error
 
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import join_sentences
+
 
 @dataclass(frozen=True)
 class Fix:
@@ -39,7 +41,7 @@ class Diagnosis:
         if not self.fixes:
             return None
         first = self.fixes[0]
-        return f"{first.text} {first.command}" if first.command else first.text
+        return join_sentences(first.text, first.command)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``facts`` only when there are some)."""

@@ -169,7 +169,7 @@ def run_doctor(
     try:
         settings = resolve(flags)
     except UsageError as exc:
-        unreadable = exc
+        unreadable: UsageError | None = exc
         try:
             if exc.code != "invalid_dotenv":
                 raise

@@ -35,9 +35,7 @@ def coerce_value(kind: Kind, raw: object) -> Any:
             return raw
         if isinstance(raw, str) and _INT_RE.fullmatch(raw.strip()):
             return int(raw.strip())
-        raise ValueError(
-            f"expects a whole number (digits 0-9, an optional sign), got {_show(raw)}"
-        )
+        raise ValueError(f"expects a whole number (digits 0-9, an optional sign), got {_show(raw)}")
     if kind is Kind.FLOAT:
         number: float | None = None
         if isinstance(raw, int | float) and not isinstance(raw, bool):

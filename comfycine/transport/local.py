@@ -18,9 +18,10 @@ from urllib.parse import quote
 import httpx
 
 from ..errors import RejectedError, ServerError, UsageError
-from ..sanitize import clean_text
+from ..sanitize import clean_text, one_line
 from ..urls import bare_url, basic_authorization, check_url, credentials, shown_url
 from .failures import (
+    BODY_LIMIT,
     map_http_errors,
     raise_for_server_error,
     read_json,
@@ -313,11 +314,12 @@ class ComfyClient:
             files = {"image": (path.name, handle, "application/octet-stream")}
             response = await self._request("POST", "/upload/image", data=data, files=files)
         if response.status_code >= 400:
+            said = clean_text(response.text[:BODY_LIMIT]).strip()
             raise RejectedError(
-                f"Upload of {path.name} refused: HTTP {response.status_code} "
-                f"{clean_text(response.text[:200])}",
+                f"Upload of {path.name} refused: HTTP {response.status_code} {one_line(said)}",
                 code="upload_failed",
                 hint="Check the file is an image or video ComfyUI can read.",
+                details={"status": response.status_code, "path": path.name, "body": said},
             )
         body = read_json(response)
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):

@@ -52,7 +52,11 @@ def test_version_json(isolation: Isolation) -> None:
 def test_python_dash_m(isolation: Isolation) -> None:
     """python -m comfycine runs the same program."""
     done = subprocess.run(
-        [sys.executable, "-m", "comfycine", "version"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "comfycine", "version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert done.returncode == 0 and done.stdout.strip() == __version__
 

@@ -8,12 +8,14 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from comfycine.ledger import Ledger
+from comfycine.transport.local import ComfyClient
 from tests.batch.support import make_pngs, wait_for
-from tests.cli_support import Isolation, files_under, invoke
+from tests.cli_support import Isolation, files_under, invoke, join, sigint_raises
 from tests.fakecomfy.files import write_png
 from tests.fakecomfy.server import FakeComfy
 
@@ -184,31 +186,67 @@ def test_target_and_targets_conflict(fake: FakeComfy, tmp_path: Path) -> None:
 
 
 def test_ctrl_c_prints_how_to_resume_and_loses_nothing(
-    fake: FakeComfy, isolation: Isolation, tmp_path: Path
+    fake: FakeComfy, isolation: Isolation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SIGINT mid-batch: exit 130 and the resume command; the rerun sends no job twice."""
     folder = tmp_path / "in"
     make_pngs(folder, 4)
     fake.pause()
+    answered = _spy_on_submit_answers(monkeypatch)
+
+    finished, lock = threading.Event(), threading.Lock()
 
     def interrupt() -> None:
-        wait_for(lambda: len(fake.prompts_received) >= 2)
-        os.kill(os.getpid(), signal.SIGINT)
+        try:
+            wait_for(lambda: len(fake.prompts_received) >= 2 or finished.is_set())
+        finally:
+            with lock:  # even after a timeout, so the batch never hangs; never once it ended
+                if not finished.is_set():
+                    os.kill(os.getpid(), signal.SIGINT)
 
-    thread = threading.Thread(target=interrupt)
-    thread.start()
-    stopped = invoke("batch", str(folder), "testblur", "--set", "sigma=2")
-    thread.join()
+    thread = threading.Thread(target=interrupt, daemon=True)
+    with sigint_raises():
+        thread.start()
+        try:
+            stopped = invoke("batch", str(folder), "testblur", "--set", "sigma=2")
+        finally:
+            with lock:
+                finished.set()
+    join(thread)
     assert stopped.exit_code == 130, stopped
     assert f"Resume with: comfycine batch {folder} testblur --set sigma=2" in stopped.stderr
     with Ledger.open(isolation.data_dir / "ledger.sqlite3") as ledger:
-        assert sorted(r.status for r in ledger.recent()) == ["queued", "queued"]
+        left = {record.id: record.status for record in ledger.recent()}
+    sent = {body["prompt_id"] for body in fake.prompts_received}
+    # The server got two POSTs; whether their answers came back before the Ctrl-C is a
+    # race. An answered job is recorded queued; one whose answer never arrived stays
+    # submitting (the next run asks the server). Either way nothing is lost.
+    assert set(left) == sent and len(sent) == 2
+    assert {job: "queued" for job in answered} == {job: left[job] for job in answered}
+    assert set(left.values()) <= {"queued", "submitting"}
     fake.resume()
     again = invoke("batch", str(folder), "testblur", "--set", "sigma=2", "--json")
     assert again.exit_code == 0, again
     assert again.envelope()["data"]["succeeded"] == 4
-    assert len(fake.prompts_received) == 4
+    assert len(fake.prompts_received) == 4  # the two submitted jobs were not sent again
+    assert len(fake.history) == 4
+    with Ledger.open(isolation.data_dir / "ledger.sqlite3") as ledger:
+        assert {r.id for r in ledger.recent() if r.status == "succeeded"} == set(fake.history)
     assert len([p for p in files_under(isolation.output_dir) if p.suffix == ".png"]) == 4
+
+
+def _spy_on_submit_answers(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Collect the ids of the jobs whose POST /prompt answer reached the client."""
+    answered: set[str] = set()
+    original = ComfyClient.submit
+
+    async def submit(self: ComfyClient, *args: Any, **kwargs: Any) -> Any:
+        answer = await original(self, *args, **kwargs)
+        answered.add(kwargs["prompt_id"])
+        return answer
+
+    monkeypatch.setattr(ComfyClient, "submit", submit)
+    return answered
 
 
 def test_retry_failed_through_the_cli(fake: FakeComfy, tmp_path: Path) -> None:

@@ -108,12 +108,12 @@ def test_sigkill_midway_then_rerun_loses_nothing_and_repeats_nothing(
             statuses = [r.status for r in ledger_rows(isolation)]
             if "succeeded" in statuses and {"queued", "running"} & set(statuses):
                 break
-            assert process.poll() is None, process.communicate()
+            assert process.poll() is None, process.communicate(timeout=60)
             assert time.monotonic() - started < 60, statuses
             time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
     finally:
-        process.wait()
+        process.send_signal(signal.SIGKILL)  # also when the wait above failed
+        process.wait(timeout=60)
     killed = ledger_rows(isolation)
     assert len([r for r in killed if r.status == "succeeded"]) < count
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=120)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_generate_fake import once_submitted
 from tests.cli_support import Isolation, invoke
 from tests.fakecomfy.server import FakeComfy
 
@@ -96,7 +95,7 @@ def test_wait_that_times_out_on_a_stalled_job_says_so(
 ) -> None:
     """wait --timeout on a stalled job: exit 6 with details.stalled; status shows it too."""
     monkeypatch.setenv("COMFYCINE_STALL_AFTER", "0.3")
-    fake.node_seconds = 3.0
+    fake.node_seconds = 2.0
     job = invoke("generate", TEMPLATE, "--detach", "--json").envelope()["data"]["job"]
     waited = invoke("wait", job, "--timeout", "1.2", "--json")
     assert waited.exit_code == 6, waited
@@ -119,6 +118,47 @@ def test_cancel_interrupts_a_running_job(fake: FakeComfy) -> None:
     data = result.envelope()["data"]
     assert data["action"] == "interrupted" and data["steps"] == ["interrupt"]
     assert invoke("status", job, "--json").envelope()["data"]["job"]["status"] == "interrupted"
+
+
+def running_job(fake: FakeComfy, node_seconds: float) -> str:
+    """A detached job that is running on the fake when this returns."""
+    fake.node_seconds = node_seconds
+    job = str(invoke("generate", TEMPLATE, "--detach", "--json").envelope()["data"]["job"])
+    deadline = time.monotonic() + 10
+    while not _running(fake) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return job
+
+
+def test_cancel_force_escalates_to_free_when_the_interrupt_is_ignored(
+    fake: FakeComfy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node that ignores the interrupt but yields to POST /free: action freed."""
+    monkeypatch.setattr("comfycine.jobcontrol.STOP_WAIT", 1.0)
+    job = running_job(fake, 30.0)
+    fake.get_stuck("until_free")
+    result = invoke("cancel", job, "--force", "--json")
+    assert result.exit_code == 0, result
+    data = result.envelope()["data"]
+    assert data["action"] == "freed" and data["steps"] == ["interrupt", "free"]
+    assert ("POST", "/free") in fake.requests
+
+
+def test_cancel_force_reports_a_job_that_will_not_stop(
+    fake: FakeComfy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupt and /free both ignored: exit 5 cancel_ignored naming the job and a restart."""
+    monkeypatch.setattr("comfycine.jobcontrol.STOP_WAIT", 1.0)
+    job = running_job(fake, 60.0)
+    fake.get_stuck("always")
+    result = invoke("cancel", job, "--force", "--json")
+    assert result.exit_code == 5, result
+    error = result.envelope()["error"]
+    assert error["code"] == "cancel_ignored" and error["details"]["job"] == job
+    assert "Restart ComfyUI" in error["hint"]
+    fake.get_stuck(None)
+    invoke("cancel", job)
+    fake.wait_until_idle()
 
 
 def _running(fake: FakeComfy) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_support import Isolation, files_under, invoke
+from tests.cli_support import Isolation, files_under, invoke, join
 from tests.fakecomfy.server import FakeComfy
 
 TEMPLATE = "testimage"
@@ -44,7 +44,7 @@ def test_dropped_socket_mid_job_still_collects(fake: FakeComfy) -> None:
     fake.node_seconds = 0.3
     timer = once_submitted(fake, fake.drop_sockets, delay=0.35)
     result = invoke("generate", TEMPLATE, "--json")
-    timer.join()
+    join(timer)
     assert result.exit_code == 0, result
     assert Path(result.envelope()["data"]["outputs"][0]).is_file()
     paths = [path for method, path in fake.requests if method == "GET"]
@@ -65,7 +65,7 @@ def test_server_restart_loses_the_job_clearly(fake: FakeComfy, isolation: Isolat
     fake.node_seconds = 0.5
     timer = once_submitted(fake, fake.restart, delay=0.3)
     result = invoke("generate", TEMPLATE, "--json")
-    timer.join()
+    join(timer)
     assert result.exit_code == 5, result
     error = result.envelope()["error"]
     assert error["code"] == "job_lost" and "restarted" in error["message"]
@@ -203,7 +203,7 @@ def test_queue_position_is_reported_while_waiting(fake: FakeComfy) -> None:
         invoke("generate", TEMPLATE, "--set", f"color={color}", "--detach", "--json")
     timer = once_submitted(fake, fake.resume, delay=0.3, count=3)
     result = invoke("generate", TEMPLATE, "--set", "color=3", "--events")
-    timer.join()
+    join(timer)
     assert result.exit_code == 0, result
     positions = [
         json.loads(line)["progress"].get("queue_position")

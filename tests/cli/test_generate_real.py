@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cli_support import Isolation, files_under, invoke
+from tests.cli_support import Isolation, files_under, invoke, join
 from tests.real_server import RealComfyUI
 
 pytestmark = pytest.mark.real
@@ -229,7 +229,7 @@ def test_generate_follows_while_another_client_watches(real: RealComfyUI) -> Non
     thread = threading.Thread(target=other)
     thread.start()
     mine = invoke("generate", "testpattern", "--json")
-    thread.join()
+    join(thread)
     assert mine.exit_code == 0, mine
     assert results == [0]
 

@@ -18,7 +18,7 @@ from comfycine.ledger import JobRecord, Ledger
 from comfycine.settings import resolve
 from comfycine.watch import WatchOptions, item_key, watch_exchange
 from comfycine.watch.watcher import exchange_lock
-from tests.cli_support import CliResult, Isolation, invoke
+from tests.cli_support import CliResult, Isolation, invoke, join
 from tests.fakecomfy.server import FakeComfy
 from tests.watch.support import TICK, png_bytes
 
@@ -271,7 +271,7 @@ def test_growing_file_is_taken_only_once_complete(fake: FakeComfy, exchange: Pat
     writer = threading.Thread(target=write_rest)
     writer.start()
     result = invoke("watch", "--once", "--json", "--poll", str(TICK), "--polls", "3")
-    writer.join()
+    join(writer)
     assert result.exit_code == 0, result
     assert finished.is_set()
     assert len(fake.prompts_received) == 1

@@ -18,7 +18,7 @@ import pytest
 
 from comfycine.ledger import JobRecord, Ledger
 from tests.cli.test_generate_real import write_template
-from tests.cli_support import Isolation, invoke
+from tests.cli_support import Isolation, invoke, join
 from tests.real_server import RealComfyUI
 from tests.watch.support import TICK, png_bytes
 
@@ -90,7 +90,7 @@ def test_slowly_written_png_is_rendered_once_complete(
     writer = threading.Thread(target=write_rest)
     writer.start()
     result = invoke("watch", "--once", "--json", *QUICK)
-    writer.join()
+    join(writer)
     assert result.exit_code == 0, result
     rows = ledger_rows(isolation)
     assert len(rows) == 1, rows

@@ -180,7 +180,8 @@ async def test_tcp_timeout(monkeypatch: pytest.MonkeyPatch, free_port: int) -> N
         await asyncio.Event().wait()
 
     monkeypatch.setattr(asyncio, "open_connection", never)
-    check = await check_tcp(f"http://127.0.0.1:{free_port}", ["127.0.0.1"], free_port, SHORT)
+    probe = check_tcp(f"http://127.0.0.1:{free_port}", ["127.0.0.1"], free_port, SHORT)
+    check = await asyncio.wait_for(probe, 30)  # the check's own timeout is under test
     assert check.status == "fail" and check.value.startswith("timeout")
 
 

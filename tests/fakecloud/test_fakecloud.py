@@ -47,12 +47,13 @@ async def receive(ws: ClientConnection) -> dict[str, Any]:
 async def collect_until_done(ws: ClientConnection, prompt_id: str) -> list[dict[str, Any]]:
     """Messages up to and including ``executing`` null for ``prompt_id``."""
     frames = []
-    while True:
-        frame = await receive(ws)
-        frames.append(frame)
-        data = frame.get("data", {})
-        if frame["type"] == "executing" and data == {"node": None, "prompt_id": prompt_id}:
-            return frames
+    async with asyncio.timeout(10 * RECEIVE_TIMEOUT):  # bounded even if frames keep coming
+        while True:
+            frame = await receive(ws)
+            frames.append(frame)
+            data = frame.get("data", {})
+            if frame["type"] == "executing" and data == {"node": None, "prompt_id": prompt_id}:
+                return frames
 
 
 async def poll_states(

@@ -179,13 +179,16 @@ class Routes:
             body = {}
         prompt_id = body.get("prompt_id")
         running = [entry.prompt_id for entry in self.state.running.values()]
-        if not prompt_id or prompt_id in running:
+        if (not prompt_id or prompt_id in running) and self.state.stuck is None:
             self.state.interrupt.set()
         return web.Response(status=200)
 
     async def post_free(self, request: web.Request) -> web.Response:
-        """Accept ``{"unload_models", "free_memory"}``; there is nothing to free."""
+        """Accept ``{"unload_models", "free_memory"}``; frees a node stuck ``until_free``."""
         await request.json()
+        if self.state.stuck == "until_free":
+            self.state.stuck = None
+            self.state.interrupt.set()
         return web.Response(status=200)
 
     # History -------------------------------------------------------------------------

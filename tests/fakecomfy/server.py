@@ -259,6 +259,14 @@ class FakeComfy(HostileSwitches, LoopThread):
         if not self._up.wait(timeout):
             raise TimeoutError("FakeComfy did not come back up")
 
+    def get_stuck(self, until: str | None = "until_free") -> None:
+        """Ignore interrupts: ``until_free`` (POST /free unsticks it), ``always``, or None."""
+
+        def act(state: ServerState) -> None:
+            state.stuck = until
+
+        self._on_loop(act)
+
     def fail_next(
         self, exception_type: str, exception_message: str, node_id: str | None = None
     ) -> None:

@@ -125,6 +125,8 @@ class ServerState:
         self.sockets: dict[str, Socket] = {}
         self.open_sockets: list[Socket] = []
         self.drop_after: int | None = None
+        # A node stuck in a long call: interrupts are ignored (until POST /free, or ever).
+        self.stuck: str | None = None  # None | "until_free" | "always"
         self.unsent = 0
         self.reset()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 from typing import Any
@@ -13,6 +14,7 @@ from websockets.asyncio.client import ClientConnection
 from tests.captures import CAPTURES, load
 from tests.fakecomfy.server import FakeComfy
 from tests.fakecomfy.wsutil import (
+    COLLECT_TIMEOUT,
     capture_frames,
     kinds,
     open_socket,
@@ -263,11 +265,13 @@ async def test_client_prompt_id_and_workflow_metadata(fake_comfy: FakeComfy) -> 
 async def _frames_of_one_run(ws: ClientConnection) -> list[Any]:
     """Frames up to the run's final ``status`` (queue_remaining 0)."""
     frames = []
-    while True:
-        frames.append(await receive(ws))
-        data = frames[-1]["data"]
-        if frames[-1]["type"] == "status" and data["status"]["exec_info"]["queue_remaining"] == 0:
-            return frames
+    async with asyncio.timeout(COLLECT_TIMEOUT):
+        while True:
+            frames.append(await receive(ws))
+            data = frames[-1]["data"]
+            status = frames[-1]["type"] == "status"
+            if status and data["status"]["exec_info"]["queue_remaining"] == 0:
+                return frames
 
 
 async def _assert_nothing_else(fake: FakeComfy, sockets: list[ClientConnection]) -> None:

@@ -12,6 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.captures import load
 from tests.fakecomfy.server import FakeComfy
 from tests.fakecomfy.wsutil import (
+    COLLECT_TIMEOUT,
     SLOW,
     collect_until_done,
     kinds,
@@ -49,12 +50,13 @@ def _submit(fake: FakeComfy, prompt: dict[str, Any], **extra: Any) -> dict[str, 
 
 async def _wait_for(ws: Any, kind: str, **data: Any) -> dict[str, Any]:
     """Receive until a ``kind`` message whose data contains ``data``."""
-    while True:
-        frame = await receive(ws)
-        if not isinstance(frame, dict) or frame["type"] != kind:
-            continue
-        if all(frame["data"].get(key) == value for key, value in data.items()):
-            return frame
+    async with asyncio.timeout(COLLECT_TIMEOUT):
+        while True:
+            frame = await receive(ws)
+            if not isinstance(frame, dict) or frame["type"] != kind:
+                continue
+            if all(frame["data"].get(key) == value for key, value in data.items()):
+                return frame
 
 
 def test_queue_order_front_delete_and_numbers(fake_comfy: FakeComfy) -> None:
@@ -155,8 +157,9 @@ async def test_dropped_sockets_do_not_stop_the_job(fake_comfy: FakeComfy) -> Non
     await _wait_for(ws, "executing", node="1")
     fake_comfy.drop_sockets()
     with pytest.raises(ConnectionClosed):
-        while True:
-            await receive(ws)
+        async with asyncio.timeout(COLLECT_TIMEOUT):
+            while True:
+                await receive(ws)
     assert fake_comfy.connected_clients == []
     fake_comfy.wait_until_idle()
     assert fake_comfy.history[prompt_id]["status"]["status_str"] == "success"
@@ -169,8 +172,9 @@ async def test_drop_after_counts_delivered_messages(fake_comfy: FakeComfy) -> No
     prompt_id = _submit(fake_comfy, _graph("count"), client_id="count")["prompt_id"]
     received = []
     with pytest.raises(ConnectionClosed):
-        while True:
-            received.append(await receive(ws))
+        async with asyncio.timeout(COLLECT_TIMEOUT):
+            while True:
+                received.append(await receive(ws))
     fake_comfy.wait_until_idle()
     assert kinds(received) == ["status", "status", "execution_start"]
     assert prompt_id in fake_comfy.history

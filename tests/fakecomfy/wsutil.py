@@ -15,6 +15,7 @@ from tests.fakecomfy.server import FakeComfy
 # How long a "slow" node takes; every timing-sensitive test scales from this one value.
 SLOW = 0.3
 RECEIVE_TIMEOUT = 10.0
+COLLECT_TIMEOUT = 60.0  # a whole run's frames: bounded even if frames keep coming
 
 
 async def open_socket(
@@ -39,16 +40,17 @@ async def receive(ws: ClientConnection) -> Any:
 async def collect_until_done(ws: ClientConnection, prompt_id: str) -> list[Any]:
     """Receive frames up to and including ``executing`` null for ``prompt_id``."""
     frames = []
-    while True:
-        frame = await receive(ws)
-        frames.append(frame)
-        if (
-            isinstance(frame, dict)
-            and frame["type"] == "executing"
-            and frame["data"]["node"] is None
-            and frame["data"].get("prompt_id") == prompt_id
-        ):
-            return frames
+    async with asyncio.timeout(COLLECT_TIMEOUT):
+        while True:
+            frame = await receive(ws)
+            frames.append(frame)
+            if (
+                isinstance(frame, dict)
+                and frame["type"] == "executing"
+                and frame["data"]["node"] is None
+                and frame["data"].get("prompt_id") == prompt_id
+            ):
+                return frames
 
 
 async def post_prompt(fake: FakeComfy, body: Any) -> httpx.Response:

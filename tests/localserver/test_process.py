@@ -56,7 +56,7 @@ def fake_install(tmp_path: Path, main: str = FAKE_MAIN) -> ServerInstall:
 def dead_pid() -> int:
     """The pid of a process that has exited and been reaped."""
     process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
+    process.wait(timeout=60)
     return process.pid
 
 

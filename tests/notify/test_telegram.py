@@ -161,6 +161,7 @@ async def test_real_ffmpeg_proxy_fits(tmp_path: Path, sleeps: Sleeps) -> None:
         ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=24:duration=2",
          "-f", "lavfi", "-i", "sine=duration=2", "-c:v", "mjpeg", "-q:v", "2", str(source)],
         check=True,
+        timeout=120,
     )  # fmt: skip
     limit = source.stat().st_size // 3
     with FakeTelegram(photo_limit=limit, upload_limit=limit) as telegram:

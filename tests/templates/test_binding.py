@@ -123,7 +123,9 @@ def test_step_message_for_a_plain_multiple(tmp_path: Path) -> None:
 
 def test_choice_typo_gets_a_suggestion(template: Template, style: Path) -> None:
     """A COMBO value close to a choice proposes it."""
-    error = bind_problem(template, prompt="p", assignments=[f"style={style}", "ckpt=ltx.safetensor"])
+    error = bind_problem(
+        template, prompt="p", assignments=[f"style={style}", "ckpt=ltx.safetensor"]
+    )
     assert "did you mean 'ltx.safetensors'?" in error.message
 
 
