@@ -9,11 +9,11 @@ share the machine. Three parts:
 1. ``latency`` — from the job's end on the server (``execution_success`` in its
    history) to its file on disk (the output's mtime: its last byte written) and to the
    command's return. Jobs: ``testimage`` (~50 ms: polling sees it at its first look)
-   and ``testblur`` radius 31 on flat images of 384–1024 px (1–6 s jobs, so they end at
-   varied points of polling's growing interval). On loopback and through
+   and ``testblur`` radius 31 on flat images of 384–1664 px (jobs of ~0.3–8 s, so they
+   end at varied points of polling's growing interval). On loopback and through
    ``bench/netproxy.py`` (20 ms round trip, 100 Mbit/s per direction).
 2. ``rate`` — requests reaching the server while one long job runs (``testblur`` on a
-   4096 px image: over a minute on 2 CPU cores), counted by the tests' fault proxy
+   7168 px image: over a minute on 2 CPU cores), counted by the tests' fault proxy
    (``tests/faultproxy.py``, passing everything) between the job's start and its end.
 3. ``outage`` — a ~1.5 s ``testblur`` job through the fault proxy; once the server runs
    it the link is blackholed (``blackhole(connect="timeout")``: open connections go
@@ -23,15 +23,17 @@ share the machine. Three parts:
     python bench/link_faults.py [--quick] [--runs 10] [--outages 5,30,120]
                                 [--parts latency,rate,outage] [--url URL]
 
-``--quick``: 3 runs, a 2048 px long job (~20 s), outages of 5 and 30 s.
+``--quick``: 3 runs, a 3072 px long job (~30 s), outages of 5 and 30 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import itertools
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -47,9 +49,10 @@ from idle_gap import start_local_server, start_proxy, write_png  # bench's folde
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("ws", "poll")
-BLUR_SIDES = (384, 512, 640, 768, 896, 1024)
+BLUR_SIDES = (384, 640, 896, 1152, 1408, 1664)  # jobs of ~0.3 to ~8 s
 OUTAGE_SIDE = 512
 WATCH_EVERY = 0.05  # how often the bench looks at the server itself
+RAMP = 15.0  # polling's interval reaches its ceiling within this many seconds of a job
 COMMAND_LIMIT = 300.0  # a job command that takes longer than this (+ outage) is killed
 _colours = itertools.count(1)
 
@@ -97,6 +100,7 @@ class Cell:
     label: str
     disk: list[float] = field(default_factory=list)
     back: list[float] = field(default_factory=list)
+    jobs: list[float] = field(default_factory=list)  # server time of each job
     notes: list[str] = field(default_factory=list)
 
 
@@ -106,7 +110,7 @@ def image_job(folder: Path, side: int) -> Job:
     path = folder / f"flat-{side}-{colour}.png"
     folder.mkdir(parents=True, exist_ok=True)
     rgb = bytes([colour % 251, (colour * 7) % 253, (colour * 13) % 255])
-    write_png(path, side, side, rgb * side, None)  # type: ignore[arg-type]
+    write_png(path, side, side, rgb * side, random.Random(0))
     return Job("testblur", ("radius=31",), path)
 
 
@@ -184,14 +188,15 @@ def wait_running(server: str, process: subprocess.Popen[str], limit: float = 60.
     raise SystemExit(f"no job started on the server (command exit {process.poll()})")
 
 
-def wait_finished(server: str, job: str, until: float) -> float | None:
-    """Wall time the server's history first showed ``job``; None if not by ``until``."""
-    while time.time() < until:
-        history = httpx.get(f"{server}/history/{job}", timeout=10, trust_env=False).json()
-        if job in history:
-            return time.time()
-        time.sleep(WATCH_EVERY)
-    return None
+def finished(server: str, job: str) -> bool:
+    """Whether the server's history has ``job`` (it ended)."""
+    history = httpx.get(f"{server}/history/{job}", timeout=10, trust_env=False).json()
+    return job in history
+
+
+def route(method: str, path: str) -> str:
+    """``GET /history/…`` for ``GET /history/ID``: requests grouped by route."""
+    return f"{method} {path.rsplit('/', 1)[0] + '/…' if path.count('/') > 1 else path}"
 
 
 def check(result: Result, cell: Cell) -> bool:
@@ -213,19 +218,21 @@ def quantiles(samples: list[float]) -> tuple[float, float, float]:
 def row(cell: Cell) -> str:
     """One table row: on disk and returned, median / p90 / max in seconds."""
     if not cell.disk:
-        return f"{cell.label:34} no successful run {'; '.join(cell.notes)}"
+        return f"{cell.label:40} no successful run {'; '.join(cell.notes)}"
     disk, back = quantiles(cell.disk), quantiles(cell.back)
     notes = f"  ({'; '.join(cell.notes)})" if cell.notes else ""
     return (
-        f"{cell.label:34} {len(cell.disk):3}  "
+        f"{cell.label:40} {len(cell.disk):3}  "
         f"{disk[0]:6.2f} {disk[1]:6.2f} {disk[2]:6.2f}   "
-        f"{back[0]:6.2f} {back[1]:6.2f} {back[2]:6.2f}{notes}"
+        f"{back[0]:6.2f} {back[1]:6.2f} {back[2]:6.2f}   "
+        f"{min(cell.jobs):5.2f}–{max(cell.jobs):5.2f}{notes}"
     )
 
 
 def header(first: str) -> str:
     """The heading of a table of :func:`row` lines."""
-    return f"{first:34} {'n':>3}  {'on disk: med   p90    max':25}   returned: med   p90    max"
+    columns = "on disk: med   p90    max   returned: med   p90    max   job s"
+    return f"{first:40} {'n':>3}  {columns}"
 
 
 def part_latency(server: str, runs: int, work: Path, rtt_ms: float) -> None:
@@ -238,7 +245,7 @@ def part_latency(server: str, runs: int, work: Path, rtt_ms: float) -> None:
             env = env_for(url, work / link, work / "cache")
             for mode in MODES:  # warm-up: imports cached, catalog fetched through this link
                 collect(launch(instant_job(), mode, env), server, COMMAND_LIMIT)
-            for kind in ("testimage", "testblur 1-6 s"):
+            for kind in ("testimage", "testblur 384-1664 px"):
                 cells = {mode: Cell(f"{link} / {kind} / {mode}") for mode in MODES}
                 for i in range(runs):
                     for mode in MODES:  # alternate, so machine noise hits both alike
@@ -248,6 +255,7 @@ def part_latency(server: str, runs: int, work: Path, rtt_ms: float) -> None:
                         if check(result, cells[mode]):
                             cells[mode].disk.append(result.on_disk - result.server_end)
                             cells[mode].back.append(result.returned - result.server_end)
+                            cells[mode].jobs.append(result.server_end - result.server_start)
                 for cell in cells.values():
                     print(row(cell), flush=True)
     finally:
@@ -265,32 +273,40 @@ def part_rate(server: str, side: int, work: Path) -> None:
             process = launch(image_job(work / "rate-in", side), mode, env)
             job = wait_running(server, process, limit=120.0)
             begun, before = time.time(), len(proxy.requests)
-            ended = wait_finished(server, job, time.time() + COMMAND_LIMIT * 2)
+            steady: tuple[float, int] | None = None
+            ended = None
+            while ended is None and time.time() < begun + 2 * COMMAND_LIMIT:
+                time.sleep(0.25)
+                if steady is None and time.time() >= begun + RAMP:
+                    steady = (time.time(), len(proxy.requests))
+                ended = time.time() if finished(server, job) else None
             after = proxy.requests
             result = collect(process, server, COMMAND_LIMIT)
             if ended is None or result.code != 0:
                 print(f"{mode:5} failed: exit {result.code} {result.error}")
                 continue
-            during = after[before : len(after)]
-            minutes = (ended - begun) / 60
-            routes: dict[str, int] = {}
-            for method, path in during:
-                name = f"{method} {path.rsplit('/', 1)[0] + '/…' if path.count('/') > 1 else path}"
-                routes[name] = routes.get(name, 0) + 1
+            steady = steady or (ended, len(after))  # a job shorter than RAMP: no steady rate
+            during = after[before:]
+            routes = collections.Counter(route(method, path) for method, path in during)
             by_route = ", ".join(f"{name} {n}" for name, n in sorted(routes.items()))
+            overall = len(during) / (ended - begun) * 60
+            later = (len(after) - steady[1]) / max(ended - steady[0], 1e-9) * 60
+            end_to_disk = result.on_disk - result.server_end
             print(
                 f"{mode:5} job {result.server_end - result.server_start:5.1f} s: "
-                f"{len(during)} requests, {len(during) / minutes:5.1f}/min ({by_route}); "
-                f"end → disk {result.on_disk - result.server_end:.2f} s",
+                f"{len(during):3} requests, {overall:5.1f}/min; {later:5.1f}/min after the "
+                f"first {RAMP:g} s ({by_route}); end → disk {end_to_disk:.2f} s",
                 flush=True,
             )
     finally:
         proxy.stop()
 
 
-def part_outage(server: str, outages: list[int], runs: int, work: Path) -> None:
+def part_outage(
+    server: str, outages: list[int], runs: int, work: Path, *, verbose: bool = False
+) -> None:
     """Part 3: the delay an outage adds once the link is back, socket vs polling."""
-    print(f"\n3. Outage mid-job (blackhole, connect timeouts): time after the link is back (s)")
+    print("\n3. Outage mid-job (blackhole, connect timeouts): time after the link is back (s)")
     print(header("outage / mode"))
     proxy = fault_proxy(server)
     try:
@@ -306,19 +322,33 @@ def part_outage(server: str, outages: list[int], runs: int, work: Path) -> None:
                     down = time.time()
                     time.sleep(max(0.0, down + seconds - time.time()))
                     proxy.restore()
-                    back = time.time()
+                    back, seen = time.time(), len(proxy.requests)
                     result = collect(process, server, COMMAND_LIMIT + seconds)
+                    if verbose:
+                        trace(mode, seconds, result, back, proxy.requests[seen:])
                     if not down < result.server_end < back:
                         cells[mode].notes.append("job did not end inside the outage")
                     if check(result, cells[mode]):
                         cells[mode].disk.append(result.on_disk - back)
                         cells[mode].back.append(result.returned - back)
-                    waits = result.stderr.count("out of reach")
+                        cells[mode].jobs.append(result.server_end - result.server_start)
+                    waits = result.stderr.count("is out of reach")
                     cells[mode].notes.append(f"{waits} outage lines")
             for cell in cells.values():
                 print(row(cell), flush=True)
     finally:
         proxy.stop()
+
+
+def trace(mode: str, seconds: int, result: Result, back: float, after: list[Any]) -> None:
+    """One outage run in detail: times, the requests after the link came back, stderr."""
+    print(
+        f"  [{mode} {seconds} s] job end {result.server_end - back:+.2f} s from link back, "
+        f"disk {result.on_disk - back:+.2f}, return {result.returned - back:+.2f}, "
+        f"exit {result.code}; requests after back: {[route(*r) for r in after]}"
+    )
+    for line in result.stderr.splitlines():
+        print(f"    | {line}")
 
 
 def main() -> None:
@@ -329,15 +359,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, help="runs per latency cell (default 10)")
     parser.add_argument("--outages", help="outage lengths in s (default 5,30,120)")
     parser.add_argument("--outage-runs", type=int, default=2, help="per outage of ≤ 30 s")
-    parser.add_argument("--long-side", type=int, help="long job's image side (default 4096)")
+    parser.add_argument("--long-side", type=int, help="long job's image side (default 7168)")
     parser.add_argument("--parts", default="latency,rate,outage")
     parser.add_argument("--rtt-ms", type=float, default=20.0)
     parser.add_argument("--quick", action="store_true", help="fewer runs, shorter waits")
     parser.add_argument("--url", help="use a running ComfyUI instead of starting one")
+    parser.add_argument("--verbose", action="store_true", help="each outage run in detail")
     args = parser.parse_args()
     runs = args.runs or (3 if args.quick else 10)
     outages = [int(s) for s in (args.outages or ("5,30" if args.quick else "5,30,120")).split(",")]
-    side = args.long_side or (2048 if args.quick else 4096)
+    side = args.long_side or (3072 if args.quick else 7168)
     server_process = None
     url = args.url
     if url is None:
@@ -352,7 +383,7 @@ def main() -> None:
         if "rate" in parts:
             part_rate(url, side, work)
         if "outage" in parts:
-            part_outage(url, outages, args.outage_runs, work)
+            part_outage(url, outages, args.outage_runs, work, verbose=args.verbose)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if server_process is not None:

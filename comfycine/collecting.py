@@ -189,10 +189,15 @@ async def collect_outputs(
             for index, ref in enumerate(refs, start=1):
                 if index in paths:
                     continue
-                if on_file is not None:
-                    on_file(ref)
                 target = output_path(output_dir, template, record.id, index, ref, day)
-                paths[index] = await download_output(client, ref, target, link=link)
+                if target.is_file():
+                    # Published (whole: finals never are partial) by a collector that
+                    # died before recording it; a second copy would be the -2 file.
+                    paths[index] = target
+                else:
+                    if on_file is not None:
+                        on_file(ref)
+                    paths[index] = await download_output(client, ref, target, link=link)
                 await journal.update(record.id, outputs=[str(paths[i]) for i in sorted(paths)])
             _sweep(journal, output_dir / day.isoformat())
             return [paths[i] for i in sorted(paths)]
@@ -265,18 +270,24 @@ def _named(error: ComfycineError, record: JobRecord) -> ComfycineError:
     error.details.setdefault("job", record.id)
     error.details["rendered"] = True
     if isinstance(error, OutputNotWritable):
-        first = (
-            "Free some space on that disk"
-            if error.code == "disk_full"
-            else "Make the folder writable (or set COMFYCINE_OUTPUT_DIR to another one)"
-        )
+        if error.code == "disk_full":
+            first = "Free some space on that disk"
+        elif error.details.get("file"):
+            first = f"Move {error.details['file']} away (or set COMFYCINE_OUTPUT_DIR)"
+        else:
+            first = "Make the folder writable (or set COMFYCINE_OUTPUT_DIR to another one)"
         error.hint = f"{first}, then finish the download: comfycine wait {short}"
+    elif error.details.get("status") == 404:
+        error.hint = f"Check the server's output folder still has it, then: comfycine wait {short}"
     else:
         error.hint = f"Finish the download with: comfycine wait {short}"
     if short not in error.message:
-        error.message = (
-            f"{error.message} Job {short} rendered fine; its outputs wait on the server."
+        after = (
+            "the server no longer has that file"
+            if error.details.get("status") == 404
+            else "its outputs wait on the server"
         )
+        error.message = f"{error.message} Job {short} rendered fine; {after}."
         error.args = (error.message,)
     return error
 

@@ -19,8 +19,8 @@ from .diagnose.lookup import fill_from_server
 from .diagnose.rules import missing_classes, missing_model_files
 from .errors import ComfycineError, RecordedError
 from .jobcontrol import job_view
-from .jobs import failure_from_payload, node_titles
 from .ledger import JobRecord, Ledger
+from .outcomes import failure_from_payload, node_titles
 from .settings import Settings
 from .targets import client_for, credentialed_url, resolve_target
 from .transport.probe import is_tailscale_host, probe

@@ -191,7 +191,8 @@ async def _stopped(client: ComfyClient, job_id: str, wait: float) -> bool:
 async def _cancel(settings: Settings, ref: str, force: bool) -> CancelResult:
     with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
         record = ledger.find(ref)
-        if record.is_terminal:
+        if record.is_terminal or needs_collection(record):
+            # Rendered: nothing runs any more; never mark it lost (wait still collects it).
             return CancelResult(record.id, "already_finished")
         async with client_for(settings, record.target, record.server_url) as client:
             queue = await client.queue()

@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,6 @@ from .collecting import collect_outputs, collect_rendered
 from .errors import (
     ComfycineError,
     JobFailed,
-    JobInterrupted,
     JobLost,
     StillRunning,
     TargetUnreachable,
@@ -29,12 +28,19 @@ from .errors import (
 )
 from .journal import Journal
 from .ledger import JobRecord
+from .outcomes import (
+    JobOutcome,
+    failure_from_payload,
+    interrupted_on_server,
+    lost_contact,
+    node_titles,
+    server_timing,
+    still_downloading,
+)
 from .progress import JobProgress
-from .sanitize import clean_text
 from .stall import DEFAULT_STALL_AFTER, StallWatch, stall_text
 from .transport import ComfyClient, HistoryEntry, OutputRef
 from .transport import events as ev
-from .transport.eventstream import EventStream
 from .transport.polling import locate_job
 from .transport.reconnect import DEFAULT_WINDOW, Link, OutageNotice, OutageTooLong, is_outage
 from .transport.updates import JobUpdates, Resync
@@ -60,51 +66,6 @@ Observer = Callable[[JobProgress, ev.Event | None], None]
 def new_ids() -> tuple[str, str]:
     """A fresh (prompt_id, client_id) pair."""
     return str(uuid.uuid4()), uuid.uuid4().hex
-
-
-def _is_oom(exception_type: str, message: str) -> bool:
-    text = message.lower()
-    return (
-        exception_type.endswith("OutOfMemoryError")
-        or exception_type == "OOMError"
-        or "out of memory" in text
-        or "allocation on device" in text
-    )
-
-
-def failure_from_payload(payload: dict[str, Any], titles: dict[str, str]) -> JobFailed:
-    """The error for an ``execution_error`` payload (from the socket or from history)."""
-    exc_type = str(payload.get("exception_type") or "Exception")
-    message = clean_text(str(payload.get("exception_message") or "").strip())
-    node = str(payload.get("node_id") or "")
-    node_type = str(payload.get("node_type") or "")
-    where = f"node {node} ({titles.get(node) or node_type})" if node else "the workflow"
-    first_line = message.splitlines()[0] if message else exc_type
-    details = {
-        "node": node or None,
-        "class_type": node_type or None,
-        "exception_type": exc_type,
-        "exception_message": message,
-        "traceback": [clean_text(str(t)) for t in payload.get("traceback") or ()][-8:],
-    }
-    if _is_oom(exc_type, message):
-        return JobFailed(
-            f"Out of GPU memory in {where}: {first_line}",
-            code="out_of_memory",
-            hint="Lower the resolution or frame count (--set width=… --set frames=…) "
-            "and render again.",
-            details=details,
-        )
-    return JobFailed(f"{where} failed: {exc_type}: {first_line}", details=details)
-
-
-@dataclass
-class JobOutcome:
-    """What a followed job ended with."""
-
-    record: JobRecord
-    outputs: list[Path] = field(default_factory=list)
-    history: HistoryEntry | None = None
 
 
 @dataclass
@@ -174,13 +135,9 @@ class JobRunner:
         await updates.open_before_submit()
         return updates
 
-    def _updates(self, client_id: str, stream: EventStream | None = None) -> JobUpdates:
+    def _updates(self, client_id: str) -> JobUpdates:
         return JobUpdates(
-            self.client,
-            client_id,
-            mode=self.options.transport,
-            stream=stream,
-            on_notice=self._notice,
+            self.client, client_id, mode=self.options.transport, on_notice=self._notice
         )
 
     async def upload_media(self, media: dict[str, Path]) -> dict[str, str]:
@@ -311,7 +268,7 @@ class JobRunner:
     async def follow(
         self,
         record: JobRecord,
-        updates: JobUpdates | EventStream | None = None,
+        updates: JobUpdates | None = None,
         *,
         timeout: float | None = None,
         download: bool = True,
@@ -326,8 +283,6 @@ class JobRunner:
         ``attach=False`` skips the first look at the server when the updates were
         opened before the submission (nothing can have been missed).
         """
-        if isinstance(updates, EventStream):
-            updates = self._updates(record.client_id, updates)
         owns_updates = updates is None
         updates = updates or self._updates(record.client_id)
         state = _Follow(
@@ -507,13 +462,7 @@ class JobRunner:
         if state.stall.reported:
             details["stalled"] = state.stall.to_dict()
         if state.finished_on_server:
-            return StillRunning(
-                f"Job {record.id[:8]} is rendered; its download was not finished when the "
-                "wait ended.",
-                hint=f"Finish the download with: comfycine wait {record.id[:8]}",
-                code="still_downloading",
-                details=details,
-            )
+            return still_downloading(record.id, details)
         return StillRunning(
             f"Job {record.id[:8]} is still {state.progress.phase}.",
             hint=f"Wait again with: comfycine wait {record.id[:8]}",
@@ -523,23 +472,7 @@ class JobRunner:
     def _lost_contact(
         self, record: JobRecord, outage: OutageTooLong, *, submitting: bool = False
     ) -> TargetUnreachable:
-        """Exit 3 for a job that reached the server: name it, never propose re-rendering."""
-        job8 = record.id[:8]
-        cause = outage.error
-        reason = str(cause.details.get("reason") or cause.code)
-        what = "its submission may have reached it" if submitting else "it may still be running"
-        return TargetUnreachable(
-            f"Lost contact with {self.client.base_url} for {outage.seconds:.0f} s while "
-            f"following job {job8} ({reason}); {what} there.",
-            hint=f"Collect it once the link is back: comfycine wait {job8}",
-            details={
-                "job": record.id,
-                "url": self.client.base_url,
-                "reason": reason,
-                "submitted": True,
-                "outage_seconds": round(outage.seconds, 1),
-            },
-        )
+        return lost_contact(self.client.base_url, record.id, outage, submitting=submitting)
 
     # ----------------------------------------------------------------- collecting
 
@@ -557,17 +490,17 @@ class JobRunner:
             if state.error_payload is not None:
                 raise await self._fail(record, failure_from_payload(state.error_payload, titles))
             if state.interrupted:
-                raise await self._fail(record, _interrupted(record), status="interrupted")
+                raise await self._fail(record, interrupted_on_server(record), status="interrupted")
             lost = JobLost(f"Job {record.id[:8]} finished but the server kept no history of it.")
             raise await self._fail(record, lost, status="lost")
         if history.interrupted:
-            raise await self._fail(record, _interrupted(record), status="interrupted")
+            raise await self._fail(record, interrupted_on_server(record), status="interrupted")
         if history.status != "success":
             payload = history.last_message("execution_error") or state.error_payload or {}
             raise await self._fail(record, failure_from_payload(payload, titles))
         refs = [ref for ref in history.outputs if ref.type == "output"]
         remote = [r.to_dict() for r in history.outputs]
-        extra = {**record.extra, **_timing(history)}
+        extra = {**record.extra, **server_timing(history)}
         paths: list[Path] = []
         if download:
             # Rendered first: a collector killed mid-download leaves a job `wait` finishes
@@ -625,13 +558,7 @@ class JobRunner:
         except TimeoutError:
             if not bound.expired():
                 raise
-            short = record.id[:8]
-            raise StillRunning(
-                f"Job {short} is rendered; its download was not finished when the wait ended.",
-                hint=f"Finish the download with: comfycine wait {short}",
-                code="still_downloading",
-                details={"job": record.id},
-            ) from None
+            raise still_downloading(record.id, {"job": record.id}) from None
         self._notify(JobProgress(job_id=record.id).finished())
         return JobOutcome(final, [Path(p) for p in final.outputs])
 
@@ -648,32 +575,3 @@ def _without_stall(journal: Journal, job_id: str) -> dict[str, Any]:
     extra = dict(current.extra) if current is not None else {}
     extra.pop("stalled", None)
     return extra
-
-
-def _interrupted(record: JobRecord) -> JobInterrupted:
-    return JobInterrupted(
-        f"Job {record.id[:8]} was interrupted on the server.",
-        hint=f"Render it again with: comfycine generate {record.template or 'TEMPLATE'}",
-    )
-
-
-def node_titles(graph: dict[str, Any]) -> dict[str, str]:
-    """Node id → its title (or class), to name nodes in messages."""
-    titles: dict[str, str] = {}
-    for node_id, node in graph.items():
-        if isinstance(node, dict):
-            meta = node.get("_meta") or {}
-            titles[str(node_id)] = str(meta.get("title") or node.get("class_type") or node_id)
-    return titles
-
-
-def _timing(history: HistoryEntry) -> dict[str, Any]:
-    """Server-side timestamps (ms) of the run, for benchmarks and ``status``."""
-    start = history.last_message("execution_start") or {}
-    end = history.last_message("execution_success") or {}
-    out: dict[str, Any] = {}
-    if isinstance(start.get("timestamp"), int):
-        out["server_start_ms"] = start["timestamp"]
-    if isinstance(end.get("timestamp"), int):
-        out["server_end_ms"] = end["timestamp"]
-    return out

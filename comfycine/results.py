@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Interrupted
-from .jobs import JobOutcome
 from .ledger import JobRecord
+from .outcomes import JobOutcome
 
 
 @dataclass

@@ -180,7 +180,7 @@ def _lookup(names: tuple[str, ...], source: Mapping[str, str]) -> tuple[str, str
 
 
 # The command-line flags that set a field, named in errors instead of the variable.
-_FLAG_NAMES = {"comfyui_url": "--url", "exchange_dir": "--exchange"}
+_FLAG_NAMES = {"comfyui_url": "--url", "exchange_dir": "--exchange", "transport": "--transport"}
 _SECRET_FIELDS = frozenset({"cloud_api_key", "telegram_bot_token"})
 
 

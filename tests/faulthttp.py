@@ -1,9 +1,10 @@
-"""Find HTTP/1.1 request heads in a client's byte stream (for :mod:`tests.faultproxy`).
+"""Plumbing of the fault proxy (:mod:`tests.faultproxy`): request heads, connections.
 
-Sans-I/O: :meth:`RequestScanner.feed` takes bytes as they arrive and returns them cut
-into segments, each a complete request head (with its parsed :class:`RequestHead`) or
-bytes that are not a head (bodies, or anything once the stream is opaque). A head is
-held back until it is complete, so the proxy can refuse it before upstream sees a byte.
+:class:`RequestScanner` is sans-I/O: :meth:`~RequestScanner.feed` takes bytes as they
+arrive and returns them cut into segments, each a complete request head (with its
+parsed :class:`RequestHead`) or bytes that are not a head (bodies, or anything once the
+stream is opaque). A head is held back until it is complete, so the proxy can refuse it
+before upstream sees a byte.
 
 The stream becomes opaque (everything passes as it comes, nothing more is parsed) when
 it does not start like an HTTP request, after a request asking for an ``Upgrade``, after
@@ -13,8 +14,13 @@ head grows past the size limit.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import socket
+import struct
 from dataclasses import dataclass
+from typing import Any
 
 _REQUEST_LINE = re.compile(rb"([A-Z]{1,16}) (\S+) HTTP/1\.[01]\Z")
 
@@ -110,3 +116,39 @@ class RequestScanner:
             except ValueError:
                 self.opaque = True
         return RequestHead(method, path, upgrade)
+
+
+FORBIDDEN = (
+    b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 36\r\nConnection: close\r\n\r\n"
+    b"WebSocket upgrade refused by proxy.\n"
+)
+
+
+def reset(writer: asyncio.StreamWriter | None) -> None:
+    """Close ``writer``'s connection with an RST (``SO_LINGER`` 0), dropping unsent data."""
+    if writer is None or writer.transport.is_closing():
+        return
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+class Connection:
+    """One client connection and its upstream half."""
+
+    def __init__(self, client: asyncio.StreamWriter, max_head: int) -> None:
+        self.client = client
+        self.upstream: asyncio.StreamWriter | None = None
+        self.scanner = RequestScanner(max_head)
+        self.upgraded = False
+        self.task: asyncio.Task[Any] | None = None
+
+    def reset(self) -> None:
+        """RST both sides and stop forwarding."""
+        reset(self.client)
+        reset(self.upstream)
+        if self.task is not None and self.task is not asyncio.current_task():
+            self.task.cancel()

@@ -40,8 +40,10 @@ blackhole; :meth:`restore` clears all of them.
 Counters (read from any thread): :attr:`connections_accepted`, :attr:`open_connections`,
 :attr:`bytes_up` (client → upstream), :attr:`bytes_down`, and the requests seen, parsed
 from the request line of each plain HTTP/1.1 request on each connection
-(:attr:`requests`, :meth:`count`, :meth:`wait_for`). A connection stops being parsed
-once it asked for an upgrade, sent a chunked request body, or a head over 64 KiB.
+(:attr:`requests`, :meth:`count`, :meth:`wait_for`). A request is counted when the
+proxy reads it, which may be just before a blackhole holds it back. A connection stops
+being parsed once it asked for an upgrade, sent a chunked request body, or a head over
+64 KiB (see :mod:`tests.faulthttp`).
 
 Everything is bounded: at most :data:`MAX_CONNECTIONS` at once (more are reset), a
 request log of :data:`LOG_SIZE` entries, a head buffer of :data:`MAX_HEAD`, every call
@@ -55,7 +57,6 @@ import asyncio
 import collections
 import contextlib
 import socket
-import struct
 import time
 import urllib.parse
 from collections.abc import Callable, Coroutine, Iterator
@@ -63,7 +64,7 @@ from typing import Any, Literal, TypeVar
 
 import pytest
 
-from tests.faulthttp import RequestHead, RequestScanner
+from tests.faulthttp import FORBIDDEN, Connection, RequestHead, reset
 from tests.loopthread import CALL_TIMEOUT, LoopThread
 
 T = TypeVar("T")
@@ -72,41 +73,7 @@ MAX_CONNECTIONS = 256
 LOG_SIZE = 10_000
 MAX_HEAD = 64 * 1024
 UPSTREAM_CONNECT_TIMEOUT = 10.0
-FORBIDDEN = (
-    b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\n"
-    b"Content-Length: 36\r\nConnection: close\r\n\r\n"
-    b"WebSocket upgrade refused by proxy.\n"
-)
 Mode = Literal["pass", "blackhole", "refuse"]
-
-
-def _reset(writer: asyncio.StreamWriter | None) -> None:
-    """Close ``writer``'s connection with an RST (``SO_LINGER`` 0), dropping unsent data."""
-    if writer is None or writer.transport.is_closing():
-        return
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
-
-
-class _Connection:
-    """One client connection and its upstream half."""
-
-    def __init__(self, client: asyncio.StreamWriter) -> None:
-        self.client = client
-        self.upstream: asyncio.StreamWriter | None = None
-        self.scanner = RequestScanner(MAX_HEAD)
-        self.upgraded = False
-        self.task: asyncio.Task[Any] | None = None
-
-    def reset(self) -> None:
-        """RST both sides and stop forwarding."""
-        _reset(self.client)
-        _reset(self.upstream)
-        if self.task is not None and self.task is not asyncio.current_task():
-            self.task.cancel()
 
 
 class FaultProxy(LoopThread):
@@ -137,7 +104,7 @@ class FaultProxy(LoopThread):
         self._server: asyncio.Server | None = None
         self._sink: list[socket.socket] = []  # listen(0) socket + filler: SYNs dropped
         self._flowing: asyncio.Event | None = None
-        self._connections: set[_Connection] = set()
+        self._connections: set[Connection] = set()
 
     # Lifecycle -------------------------------------------------------------------------
 
@@ -350,9 +317,9 @@ class FaultProxy(LoopThread):
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections_accepted += 1
         if len(self._connections) >= MAX_CONNECTIONS:
-            _reset(writer)
+            reset(writer)
             return
-        connection = _Connection(writer)
+        connection = Connection(writer, MAX_HEAD)
         connection.task = asyncio.current_task()
         self._connections.add(connection)
         try:
@@ -362,7 +329,7 @@ class FaultProxy(LoopThread):
                     asyncio.open_connection(*self.upstream), UPSTREAM_CONNECT_TIMEOUT
                 )
             except (OSError, TimeoutError):
-                _reset(writer)  # upstream down: the client sees its connection reset
+                reset(writer)  # upstream down: the client sees its connection reset
                 return
             connection.upstream = up_writer
             await asyncio.gather(
@@ -383,7 +350,7 @@ class FaultProxy(LoopThread):
 
     async def _pump(
         self,
-        connection: _Connection,
+        connection: Connection,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         *,
@@ -413,7 +380,7 @@ class FaultProxy(LoopThread):
                     connection.reset()
                     return
 
-    async def _admit(self, connection: _Connection, head: RequestHead) -> bool:
+    async def _admit(self, connection: Connection, head: RequestHead) -> bool:
         """Count one request; answer 403 to an upgrade if asked (False: stop forwarding)."""
         self._requests[(head.method, head.path)] += 1
         self._log.append(head)
@@ -427,7 +394,7 @@ class FaultProxy(LoopThread):
             connection.client.write(FORBIDDEN)
             await connection.client.drain()
         connection.client.close()
-        _reset(connection.upstream)
+        reset(connection.upstream)
         return False
 
     async def _send(self, writer: asyncio.StreamWriter, data: bytes, upward: bool) -> None:

@@ -101,9 +101,7 @@ async def test_collects_every_output_in_order(journal: Journal, tmp_path: Path) 
     """Both files land under our names; the ledger lists them as they land."""
     server = ViewServer()
     async with server.client() as client:
-        paths = await collect_outputs(
-            client, journal, record(), REFS, output_dir=tmp_path / "out"
-        )
+        paths = await collect_outputs(client, journal, record(), REFS, output_dir=tmp_path / "out")
     assert [p.name for p in paths] == ["shot-1234abcd-01.png", "shot-1234abcd-02.png"]
     assert [p.read_bytes() for p in paths] == list(FILES.values())
     stored = await journal.find(JOB)
@@ -118,11 +116,23 @@ async def test_outputs_on_disk_are_not_downloaded_again(journal: Journal, tmp_pa
     await journal.update(JOB, outputs=[str(first)])
     server = ViewServer()
     async with server.client() as client:
-        paths = await collect_outputs(
-            client, journal, record(), REFS, output_dir=tmp_path / "out"
-        )
+        paths = await collect_outputs(client, journal, record(), REFS, output_dir=tmp_path / "out")
     assert server.gets == ["shot_00002_.png"]
     assert paths[0] == first and first.read_bytes() == b"already here"
+
+
+async def test_a_published_but_unrecorded_output_is_not_copied_again(
+    journal: Journal, tmp_path: Path
+) -> None:
+    """A collector killed between publishing and recording: its file is taken as is."""
+    first = day_dir(tmp_path) / "shot-1234abcd-01.png"
+    first.parent.mkdir(parents=True)
+    first.write_bytes(FILES["shot_00001_.png"])
+    server = ViewServer()
+    async with server.client() as client:
+        paths = await collect_outputs(client, journal, record(), REFS, output_dir=tmp_path / "out")
+    assert server.gets == ["shot_00002_.png"] and paths[0] == first
+    assert sorted(p.name for p in day_dir(tmp_path).iterdir()) == [p.name for p in paths]
 
 
 async def test_a_404_leaves_the_job_rendered_and_names_it(journal: Journal, tmp_path: Path) -> None:
@@ -187,9 +197,7 @@ async def test_deadline_mid_download_keeps_part_and_rendered(
     async with server.client() as client:
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.5):
-                await collect_outputs(
-                    client, journal, record(), REFS, output_dir=tmp_path / "out"
-                )
+                await collect_outputs(client, journal, record(), REFS, output_dir=tmp_path / "out")
     final = day_dir(tmp_path) / "shot-1234abcd-01.png"
     assert not final.exists()
     assert part_path(final).read_bytes() == FILES["shot_00001_.png"][:100]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from comfycine.transport import events as ev
 from comfycine.progress import JobProgress
+from comfycine.transport import events as ev
 from tests.captures import load, ws_frames
 
 GRAPH = {

@@ -214,11 +214,12 @@ class BatchEngine:
     def _blocked_error(self, exc: OutputNotWritable) -> OutputNotWritable:
         """The disk-full (or unwritable) error, with the batch's items and how to resume."""
         exc.details.update(self.result.to_dict())
-        first = (
-            "Free some space on that disk"
-            if exc.code == "disk_full"
-            else "Make the output folder writable (or set COMFYCINE_OUTPUT_DIR)"
-        )
+        if exc.code == "disk_full":
+            first = "Free some space on that disk"
+        elif exc.details.get("file"):
+            first = f"Move {exc.details['file']} away (or set COMFYCINE_OUTPUT_DIR)"
+        else:
+            first = "Make the output folder writable (or set COMFYCINE_OUTPUT_DIR)"
         exc.hint = f"{first}, then run the same batch again: it downloads what rendered."
         return exc
 

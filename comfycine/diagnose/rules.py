@@ -301,6 +301,10 @@ def _output(error: ComfycineError, ctx: JobContext) -> Diagnosis:
     if error.code == "disk_full":
         cause = f"No space left on the disk holding {folder}; the render itself succeeded."
         first = "Free some space there (or set COMFYCINE_OUTPUT_DIR to another disk)"
+    elif error.details.get("file"):
+        blocking = error.details["file"]
+        cause = f"{blocking} is a file where the output folder should be; the render succeeded."
+        first = f"Move {blocking} away (or set COMFYCINE_OUTPUT_DIR to another folder)"
     else:
         cause = f"comfycine cannot write into {folder}; the render itself succeeded."
         first = f"Make {folder} writable (or set COMFYCINE_OUTPUT_DIR to another folder)"

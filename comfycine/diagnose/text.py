@@ -60,7 +60,7 @@ def _json_or_none(text: str) -> Any:
 
 
 def _from_json(data: dict[str, Any]) -> ComfycineError | None:
-    from ..jobs import failure_from_payload
+    from ..outcomes import failure_from_payload
     from ..transport.failures import validation_error
 
     if "schema" in data and isinstance(data.get("error"), dict):

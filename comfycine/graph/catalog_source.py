@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from ..errors import TargetUnreachable, UsageError
 from ..transport import ComfyClient
+from ..urls import bare_url
 from .schema import Catalog
 
 SNAPSHOT_FORMAT = 1
@@ -92,7 +93,7 @@ def save_snapshot(
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {
         "format": SNAPSHOT_FORMAT,
-        "comfyui_url": url,
+        "comfyui_url": bare_url(url),  # never a password, whatever the caller passes
         "fetched_at": fetched_at or now_text(),
         "object_info": object_info,
         "models": models,

@@ -113,9 +113,19 @@ def output_error(exc: OSError, folder: Path) -> OutputNotWritable:
             details=details,
         )
     why = exc.strerror or str(exc)
-    if isinstance(exc, FileExistsError | NotADirectoryError):
-        why = "a file stands where a folder should be"
+    blocking = _file_in_the_way(folder)
+    if blocking is not None:
+        details["file"] = str(blocking)
+        why = f"{blocking} is a file, not a folder"
     return OutputNotWritable(f"Cannot write into {folder}: {why}.", details=details)
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The file standing where ``folder`` or one of its parents should be, if any."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            return None if path.is_dir() else path
+    return None
 
 
 def _check_room(folder: Path, needed: int) -> None:
@@ -160,15 +170,11 @@ def _open_part(part: Path, start: int) -> BinaryIO:
     return handle
 
 
-async def _transfer(
-    client: ComfyClient, ref: OutputRef, part: Path, link: Link | None, max_unannounced: int
-) -> None:
+async def _transfer(client: ComfyClient, ref: OutputRef, part: Path, max_unannounced: int) -> None:
     """One request: the rest of ``part`` (or all of it). Returns once the part is whole."""
     offset = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={offset}-"} if offset else None
     async with client.stream_output(ref, headers=headers) as response:
-        if link is not None:
-            link.up()
         start, total = _resume_point(response, offset)
         # A compressed body's length says nothing about the decoded bytes we write.
         encoded = response.headers.get("content-encoding", "identity") != "identity"
@@ -245,8 +251,11 @@ async def download_output(
     restarts = 0
     try:
         while True:
+            before = _size(part)
             try:
-                await _transfer(client, ref, part, link, max_unannounced)
+                await _transfer(client, ref, part, max_unannounced)
+                if link is not None:
+                    link.up()
                 break
             except _Restart:
                 restarts += 1
@@ -271,6 +280,10 @@ async def download_output(
                     if isinstance(exc, DownloadFailed | OutputNotWritable):
                         raise
                     raise _failed(ref, exc) from exc
+                if _size(part) > before:
+                    # The part grew: the link worked for a while. A server that answers
+                    # and then cuts every time, with no progress, stays one outage.
+                    link.up()
                 await link.failed(exc)
         try:
             return _publish(part, destination)
@@ -278,6 +291,13 @@ async def download_output(
             raise output_error(exc, folder) from exc
     finally:
         _drop_if_empty(part)
+
+
+def _size(part: Path) -> int:
+    try:
+        return part.stat().st_size
+    except OSError:
+        return 0
 
 
 def _drop_if_empty(part: Path) -> None:

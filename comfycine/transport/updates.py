@@ -44,6 +44,7 @@ DROP_SPAN = 120.0
 # How long to poll before trying a refused or dropping socket again.
 SOCKET_RETRY_AFTER = 60.0
 REFUSED = "the server, or a proxy in front of it, refused the WebSocket"
+POLL_ASKED = "polling was asked for (--transport poll)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ class JobUpdates:
         if self.stream is not None:
             return
         if self.mode == "poll":
-            self._poll_because("polling was asked for (--transport poll)", retry=False)
+            self._poll_because(POLL_ASKED, retry=False)
             return
         await self._try_socket()
 
@@ -117,20 +118,16 @@ class JobUpdates:
         Opening the socket before the POST means no event of the job can be missed; it
         also checks, within seconds, that the server is there at all.
         """
-        if self.mode == "poll":
-            await self.client.queue()  # reachable at all? (bounded like the socket)
-            self._poll_because("polling was asked for (--transport poll)", retry=False)
-            return
-        stream = self._new_stream()
-        try:
-            await stream.connect()
-        except SocketRefused:
-            if self.mode == "ws":
-                raise
-            await self.client.queue()  # the socket is refused: is plain HTTP there?
-            self._poll_because(REFUSED)
-            return
-        self.stream = stream
+        if self.mode != "poll":
+            try:
+                await self._connect()
+                return
+            except SocketRefused:
+                if self.mode == "ws":
+                    raise
+        # Polling: is plain HTTP there at all? (bounded like the socket)
+        await self.client.queue()
+        self._poll_because(POLL_ASKED if self.mode == "poll" else REFUSED)
 
     async def recv(self, wait: float) -> Event | Resync | None:
         """The next update within ``wait`` seconds; ``TimeoutError`` after silence."""
@@ -176,6 +173,11 @@ class JobUpdates:
             headers=self.client.ws_headers(),
         )
 
+    async def _connect(self) -> None:
+        stream = self._new_stream()
+        await stream.connect()
+        self.stream = stream
+
     async def _close_stream(self) -> None:
         stream, self.stream = self.stream, None
         if stream is not None:
@@ -184,9 +186,8 @@ class JobUpdates:
 
     async def _try_socket(self) -> bool:
         """Try to (re)open the socket once; False (and polling meanwhile) when it fails."""
-        stream = self._new_stream()
         try:
-            await stream.connect()
+            await self._connect()
         except SocketRefused:
             if self.mode == "ws":
                 raise
@@ -199,7 +200,6 @@ class JobUpdates:
             if self.mode == "auto" and self._socket_failures == 2:
                 self._poll_because(f"the WebSocket cannot be opened ({_reason(exc)})")
             return False
-        self.stream = stream
         self._socket_failures = 0
         if self.why_polling is not None:
             self.why_polling = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from comfycine.collecting import lock_path
+from comfycine.collecting import _try_lock, lock_path
 from comfycine.ledger import Ledger
 from tests.batch.support import make_pngs
 from tests.cli_support import CliResult, Isolation, files_under, invoke
 from tests.fakecomfy.server import FakeComfy
+from tests.watch.support import TICK, png_bytes
 
 TEMPLATE = "testimage"
 SUBPROCESS_TIMEOUT = 60
@@ -69,6 +71,31 @@ def test_a_cut_download_is_resumed_within_generate(fake: FakeComfy, isolation: I
     (source,) = server_outputs(fake)
     assert output.read_bytes() == source.read_bytes()
     assert fake.count("GET", "/view") == 2
+
+
+def test_a_cut_download_from_a_server_ignoring_range_starts_again(
+    fake: FakeComfy, isolation: Isolation
+) -> None:
+    """No Range support: after the cut the file is fetched again from byte 0, whole."""
+    fake.view_ignores_range()
+    fake.cut_view_after(20, times=1)
+    result = invoke("generate", TEMPLATE, "--json")
+    fake.view_normal()
+    assert result.exit_code == 0, result
+    (output,) = files_under(isolation.output_dir)
+    assert output.read_bytes() == server_outputs(fake)[0].read_bytes()
+
+
+def test_bytes_past_the_announced_length_are_never_written(
+    fake: FakeComfy, isolation: Isolation
+) -> None:
+    """A /view body longer than its Content-Length: the file has exactly the announced bytes."""
+    fake.view_overlong(extra_bytes=5000)
+    result = invoke("generate", TEMPLATE, "--json")
+    fake.view_normal()
+    assert result.exit_code == 0, result
+    (output,) = files_under(isolation.output_dir)
+    assert output.read_bytes() == server_outputs(fake)[0].read_bytes()
 
 
 def test_a_stranded_download_is_rendered_not_failed(fake: FakeComfy, isolation: Isolation) -> None:
@@ -140,28 +167,43 @@ def _comfycine(*argv: str) -> subprocess.Popen[str]:
 
 def test_two_waits_of_one_job_make_one_copy(fake: FakeComfy, isolation: Isolation) -> None:
     """Two `comfycine wait` processes at once: one GET /view, one file, the same paths."""
-    import json
-
     job = invoke("generate", TEMPLATE, "--detach", "--json").envelope()["data"]["job"]
     wait_until(lambda: job in fake.history)
     # Hold the job's collection lock so both waiters meet at it, then let them go.
     lock = lock_path(isolation.data_dir, job)
     lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    waiters: list[subprocess.Popen[str]] = []
     try:
-        from comfycine.collecting import _try_lock
-
         assert _try_lock(fd)
         waiters = [_comfycine("wait", job, "--json") for _ in range(2)]
-        wait_until(lambda: fake.count("GET", f"/history/{job}") >= 2)
-        wait_until(lambda: recorded(isolation, job).status == "rendered")
+
+        def one_at_the_lock() -> bool:
+            for waiter in waiters:
+                if waiter.poll() is not None:  # ended before the lock was released
+                    pytest.fail(f"wait ended early: {waiter.communicate()}")
+            return bool(recorded(isolation, job).status == "rendered")
+
+        # Any interleaving must give one copy; holding the lock makes them overlap.
+        wait_until(one_at_the_lock)
+    except BaseException:
+        for waiter in waiters:
+            waiter.kill()
+            waiter.wait(SUBPROCESS_TIMEOUT)
+        raise
     finally:
         os.close(fd)
     envelopes = []
-    for waiter in waiters:
-        out, err = waiter.communicate(timeout=SUBPROCESS_TIMEOUT)
-        assert waiter.returncode == 0, err
-        envelopes.append(json.loads(out))
+    try:
+        for waiter in waiters:
+            out, err = waiter.communicate(timeout=SUBPROCESS_TIMEOUT)
+            assert waiter.returncode == 0, err
+            envelopes.append(json.loads(out))
+    finally:
+        for waiter in waiters:
+            if waiter.poll() is None:
+                waiter.kill()
+                waiter.wait(SUBPROCESS_TIMEOUT)
     first, second = (e["data"]["outputs"] for e in envelopes)
     assert first == second and len(first) == 1
     assert files_under(isolation.output_dir) == [Path(first[0])]
@@ -189,7 +231,7 @@ def test_batch_retry_failed_downloads_without_rendering_again(
 def test_batch_retry_failed_downloads_a_legacy_download_failure(
     fake: FakeComfy, isolation: Isolation, tmp_path: Path
 ) -> None:
-    """An item recorded failed/download_failed by an older version is downloaded, not re-rendered."""
+    """An item an older version recorded failed/download_failed is downloaded, not rendered."""
     folder = tmp_path / "in"
     make_pngs(folder, 1)
     assert invoke("batch", str(folder), "testblur", "--json").exit_code == 0
@@ -205,3 +247,26 @@ def test_batch_retry_failed_downloads_a_legacy_download_failure(
     assert again.exit_code == 0, again
     assert fake.count("POST", "/prompt") == 1
     assert len(files_under(isolation.output_dir)) == 1
+
+
+def test_watch_collects_a_stranded_render_instead_of_rendering_again(
+    fake: FakeComfy, isolation: Isolation
+) -> None:
+    """watch: a render whose download was stranded is held, then collected, not re-rendered."""
+    quick = ("--poll", str(TICK), "--polls", "2")
+    source = isolation.root / "exchange" / "input" / "testblur" / "a.png"
+    source.parent.mkdir(parents=True)
+    source.write_bytes(png_bytes())
+    fake.cut_view_after(20, times=10_000)
+    first = invoke("watch", "--once", "--json", *quick)
+    fake.view_normal()
+    assert first.exit_code == 3, first
+    assert source.is_file()  # held in input/, not filed as failed
+    second = invoke("watch", "--once", "--json", *quick)
+    assert second.exit_code == 0, second
+    data = json.loads(second.stdout.splitlines()[-1])["data"]
+    assert (data["succeeded"], data["resumed"]) == (1, 1)
+    assert fake.count("POST", "/prompt") == 1
+    assert [p.name for p in (isolation.root / "exchange" / "output").iterdir()] == [
+        "a.testblur.png"
+    ]

@@ -30,11 +30,13 @@ def link(
     return proxy
 
 
-def after(condition: Callable[[], bool], action: Callable[[], object], delay: float = 0.0):
-    """Run ``action`` on a thread once ``condition`` holds (bounded at 30 s)."""
+def after(
+    condition: Callable[[], bool], action: Callable[[], object], delay: float = 0.0
+) -> threading.Thread:
+    """Run ``action`` on a thread once ``condition`` holds (bounded at 60 s)."""
 
     def run() -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not condition() and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(delay)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from comfycine.localserver import build_server, start_server, terminate_server
 from tests.cli.test_generate_real import slow_graph, write_template
+from tests.cli.test_link_faults_fake import after
 from tests.cli_support import Isolation, files_under, invoke
 from tests.faultproxy import FaultProxy
 from tests.real_server import RealComfyUI, real_cache_dir
@@ -27,21 +27,6 @@ def link(
     proxy = fault_proxy(real.url)
     monkeypatch.setenv("COMFYUI_URL", proxy.url)
     return proxy
-
-
-def when(condition: Callable[[], bool], action: Callable[[], object], delay: float = 0.0):
-    """Run ``action`` on a thread once ``condition`` holds (bounded at 60 s)."""
-
-    def run() -> None:
-        deadline = time.monotonic() + 60
-        while not condition() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(delay)
-        action()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
 
 
 def posted(proxy: FaultProxy) -> Callable[[], bool]:
@@ -73,7 +58,7 @@ def test_blackhole_both_ways_then_recover_collects_the_job_once(
         time.sleep(7)
         link.restore(cut_existing=True)
 
-    fault = when(posted(link), outage, delay=0.2)
+    fault = after(posted(link), outage, delay=0.2)
     result = invoke("generate", "slow")
     fault.join(timeout=60)
     assert result.exit_code == 0, result
@@ -85,7 +70,7 @@ def test_blackhole_both_ways_then_recover_collects_the_job_once(
 def test_cut_mid_job_reconnects_and_collects(link: FaultProxy, isolation: Isolation) -> None:
     """Every connection reset mid-job: reconnected, reconciled, collected once."""
     write_template(isolation.workflow_dir, "slow", slow_graph(10))
-    fault = when(posted(link), link.cut, delay=0.3)
+    fault = after(posted(link), link.cut, delay=0.3)
     result = invoke("generate", "slow", "--json")
     fault.join(timeout=60)
     assert result.exit_code == 0, result
@@ -122,7 +107,7 @@ def test_outage_past_the_window_is_exit_3_and_wait_collects_later(
     """The window spent: exit 3 naming the job; once back, wait downloads it; one render."""
     monkeypatch.setenv("COMFYCINE_OUTAGE_WINDOW", "2")
     write_template(isolation.workflow_dir, "slow", slow_graph(8))
-    fault = when(posted(link), lambda: link.blackhole(connect="timeout"), delay=0.1)
+    fault = after(posted(link), lambda: link.blackhole(connect="timeout"), delay=0.1)
     result = invoke("generate", "slow", "--json")
     fault.join(timeout=60)
     assert result.exit_code == 3, result
@@ -178,7 +163,7 @@ def test_a_server_killed_and_restarted_mid_job_reports_the_job_lost(
             return False
         return bool(queue.get("queue_running"))
 
-    fault = when(running, restart, delay=0.3)
+    fault = after(running, restart, delay=0.3)
     result = invoke("generate", "slow", "--json")
     fault.join(timeout=120)
     assert result.exit_code == 5, result

@@ -9,11 +9,12 @@ from comfycine.errors import (
     CloudAccountError,
     JobFailed,
     JobLost,
+    OutputNotWritable,
     ParameterError,
     TargetUnreachable,
     ValidationFailed,
 )
-from comfycine.jobs import failure_from_payload
+from comfycine.outcomes import failure_from_payload
 from comfycine.transport.failures import validation_error
 from tests.captures import load
 
@@ -242,3 +243,27 @@ def test_attach_leaves_usage_errors_alone() -> None:
     attach(error)
     assert "diagnosis" not in error.details
     assert error.hint == "See: comfycine workflow show x"
+
+
+def test_disk_full_says_free_space_then_wait() -> None:
+    """disk_full: free space (or another folder), then the wait that finishes the download."""
+    error = OutputNotWritable(
+        "The disk is full.",
+        code="disk_full",
+        details={"job": "0123456789abcdef", "folder": "/Volumes/Renders/2026-01-01"},
+    )
+    attach(error)
+    assert error.details["diagnosis"]["code"] == "disk_full"
+    assert "Free some space" in error.hint and error.hint.endswith("comfycine wait 01234567")
+
+
+def test_unreachable_after_the_render_proposes_wait_not_cloud() -> None:
+    """Exit 3 during the download of a rendered job: wait for it, never render it elsewhere."""
+    error = TargetUnreachable(
+        "Lost contact.",
+        details={"url": "http://100.64.0.2:8188", "reason": "timeout", "job": "0123456789ab"},
+    )
+    error.details["rendered"] = True
+    diagnosis = diagnose(error, _wan_context())
+    assert diagnosis.fixes[0].command == "comfycine wait 01234567"
+    assert all("cloud" not in (fix.command or "") for fix in diagnosis.fixes)

@@ -19,7 +19,7 @@ from comfycine.errors import (
     UsageError,
     ValidationFailed,
 )
-from comfycine.jobs import failure_from_payload
+from comfycine.outcomes import failure_from_payload
 from comfycine.transport import OutputRef
 from comfycine.transport.cloud import (
     MAX_RETRY_WAIT,

@@ -19,6 +19,7 @@ from comfycine.transport.cloud import CloudClient
 from comfycine.transport.downloads import download_output, output_path, safe_extension
 from comfycine.transport.partfiles import part_path, sweep_stale_parts
 from comfycine.transport.reconnect import Link, OutageTooLong
+from tests.tmpfs import tmpfs
 
 REF = OutputRef("9", "images", "clip_00001_.mp4", "video", "output", animated=True)
 BODY = bytes(range(256)) * 40  # 10240 bytes, every offset distinguishable
@@ -304,6 +305,25 @@ async def test_announced_size_beyond_free_space_is_disk_full(
             await download_output(client, REF, tmp_path / "x.mp4")
     assert info.value.code == "disk_full" and info.value.exit_code == 8
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_no_space_mid_write_is_disk_full_and_keeps_the_part(tmp_path: Path) -> None:
+    """A real ENOSPC while writing (1 MiB tmpfs, no announced size): disk_full, exit 8."""
+
+    async def big() -> AsyncIterator[bytes]:
+        for _ in range(64):
+            yield b"y" * 65536  # 4 MiB in all, more than the disk
+
+    def chunked(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=big())
+
+    with tmpfs(tmp_path / "small", "1m") as disk:
+        target = disk / "shot-01.mp4"
+        async with Server(chunked).client() as client:
+            with pytest.raises(OutputNotWritable) as info:
+                await download_output(client, REF, target)
+        assert info.value.code == "disk_full" and info.value.details["errno"] == "ENOSPC"
+        assert not target.exists() and part_path(target).stat().st_size > 0
 
 
 async def test_a_file_where_the_folder_goes_is_not_writable(tmp_path: Path) -> None:
