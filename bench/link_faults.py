@@ -15,7 +15,7 @@ share the machine. Three parts:
 2. ``rate`` — requests reaching the server while one long job runs (``testblur`` on a
    7168 px image: over a minute on 2 CPU cores), counted by the tests' fault proxy
    (``tests/faultproxy.py``, passing everything) between the job's start and its end.
-3. ``outage`` — a ~1.5 s ``testblur`` job through the fault proxy; once the server runs
+3. ``outage`` — a ~0.5 s ``testblur`` job (512 px) through the fault proxy; once the server runs
    it the link is blackholed (``blackhole(connect="timeout")``: open connections go
    silent, new ones are never accepted) for N s, the job ends on the server meanwhile,
    then the link returns. Measured: file on disk − link back, command return − link back.
@@ -218,11 +218,11 @@ def quantiles(samples: list[float]) -> tuple[float, float, float]:
 def row(cell: Cell) -> str:
     """One table row: on disk and returned, median / p90 / max in seconds."""
     if not cell.disk:
-        return f"{cell.label:40} no successful run {'; '.join(cell.notes)}"
+        return f"{cell.label:42} no successful run {'; '.join(cell.notes)}"
     disk, back = quantiles(cell.disk), quantiles(cell.back)
     notes = f"  ({'; '.join(cell.notes)})" if cell.notes else ""
     return (
-        f"{cell.label:40} {len(cell.disk):3}  "
+        f"{cell.label:42} {len(cell.disk):3}  "
         f"{disk[0]:6.2f} {disk[1]:6.2f} {disk[2]:6.2f}   "
         f"{back[0]:6.2f} {back[1]:6.2f} {back[2]:6.2f}   "
         f"{min(cell.jobs):5.2f}–{max(cell.jobs):5.2f}{notes}"
@@ -232,7 +232,7 @@ def row(cell: Cell) -> str:
 def header(first: str) -> str:
     """The heading of a table of :func:`row` lines."""
     columns = "on disk: med   p90    max   returned: med   p90    max   job s"
-    return f"{first:40} {'n':>3}  {columns}"
+    return f"{first:42} {'n':>3}  {columns}"
 
 
 def part_latency(server: str, runs: int, work: Path, rtt_ms: float) -> None:

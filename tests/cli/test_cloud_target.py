@@ -218,3 +218,17 @@ def test_other_jobs_on_the_same_cloud_socket_are_ignored(cloud: FakeCloud) -> No
     job = lines[-1]["data"]["job"]
     assert job != foreign and all(p["progress"]["job_id"] == job for p in lines[:-1])
     assert len(lines[-1]["data"]["outputs"]) == 1
+
+
+def test_cloud_job_followed_by_polling_its_job_route(
+    cloud: FakeCloud, isolation: Isolation
+) -> None:
+    """--transport poll on the cloud: no socket, the job route polled, the output collected."""
+    result = invoke("generate", "testimage", "--target", "cloud", "--transport", "poll", "--json")
+    assert result.exit_code == 0, result
+    data = result.envelope()["data"]
+    assert data["status"] == "succeeded" and Path(data["outputs"][0]).is_file()
+    paths = [path for _, path, _ in cloud.requests]
+    assert not any(path.endswith("/ws") for path in paths), paths
+    assert any(path.startswith("/api/jobs/") for path in paths), paths
+    assert cloud.take_storage_violations() == []

@@ -199,3 +199,29 @@ def test_a_lost_post_answer_never_queues_the_job_twice(
     assert result.exit_code == 0, result
     fake_comfy.wait_until_idle()
     assert len(fake_comfy.history) == 1
+
+
+def test_polling_goes_back_to_the_socket_when_it_returns(
+    link: FaultProxy, fake_comfy: FakeComfy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The socket refused at first, then passed again: live progress comes back, said once."""
+    monkeypatch.setattr("comfycine.transport.updates.SOCKET_RETRY_AFTER", 0.3)
+    link.refuse_upgrades()
+    fake_comfy.node_seconds = 1.5
+    fault = after(submitted(fake_comfy), link.restore, delay=0.2)
+    result = invoke("generate", TEMPLATE, "--events")
+    fault.join(timeout=30)
+    assert result.exit_code == 0, result
+    notices = [
+        json.loads(line)["message"]
+        for line in result.stdout.splitlines()
+        if json.loads(line).get("event") == "notice"
+    ]
+    assert any("No live progress" in text for text in notices), notices
+    assert any("WebSocket is back" in text for text in notices), notices
+    transports = [
+        json.loads(line)["progress"].get("transport")
+        for line in result.stdout.splitlines()
+        if "progress" in json.loads(line)
+    ]
+    assert "poll" in transports and transports[-1] == "ws"

@@ -62,8 +62,10 @@ def test_blackhole_both_ways_then_recover_collects_the_job_once(
     result = invoke("generate", "slow")
     fault.join(timeout=60)
     assert result.exit_code == 0, result
-    assert "out of reach" in result.stderr and "answers again" in result.stderr, result
+    # Held requests on open connections fail only when the link returns (reset), and are
+    # sent again at once: a 7 s blackhole needs no outage line (the fake tests have one).
     assert link.count("POST", "/prompt") == 1
+    assert link.count("GET", "/history/") >= 1
     assert len(files_under(isolation.output_dir)) == 2  # the chain renders a batch of two
 
 

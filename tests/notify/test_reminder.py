@@ -83,3 +83,17 @@ async def test_disabled_notifier_sends_nothing() -> None:
     observer = remind_when_long(Notifier(), after=0)
     observer(progress(10), None)
     assert not observer.pending and not observer.fired
+
+
+async def test_a_stall_is_sent_to_the_phone_once_per_job() -> None:
+    """A stalled notice goes out once per job; ordinary notices send nothing."""
+    notifier = Recorder()
+    observer = remind_when_long(notifier, after=600, label="wan22-t2v")
+    line = "Job abcdef12 shows no progress for 20 min: it may be stuck."
+    observer(JobProgress(job_id="abcdef1234", phase="notice", detail="link back"), None)
+    observer(JobProgress(job_id="abcdef1234", phase="notice", detail=line, stalled=1200), None)
+    observer(JobProgress(job_id="abcdef1234", phase="notice", detail=line, stalled=1300), None)
+    await observer.drain()
+    assert len(notifier.sent) == 1
+    assert "wan22-t2v abcdef12 may be stuck" in notifier.sent[0].text
+    assert line in notifier.sent[0].text
