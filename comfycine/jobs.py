@@ -258,9 +258,10 @@ class JobRunner:
         # One line when the outage starts, then one every OUTAGE_LINE_EVERY seconds.
         if notice.attempts > 1 and notice.seconds % OUTAGE_LINE_EVERY > notice.retry_in:
             return
+        since = f" for {notice.seconds:.0f} s" if notice.attempts > 1 else ""
         self._notice(
-            f"{self.client.base_url} is out of reach ({notice.reason}) for {notice.seconds:.0f} s; "
-            f"job {record.id[:8]} goes on there. Trying again for {notice.remaining / 60:.0f} "
+            f"{self.client.base_url} is out of reach ({notice.reason}){since}; job "
+            f"{record.id[:8]} goes on there. Trying again for {notice.remaining / 60:.0f} "
             "more min.",
             record.id,
         )

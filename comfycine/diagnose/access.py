@@ -42,8 +42,7 @@ def unreachable(error: ComfycineError, ctx: JobContext) -> Diagnosis:
         job8 = str(error.details.get("job") or ctx.job or "")[:8]
         return Diagnosis(
             "target_unreachable",
-            f"Lost contact with {where} while following job {job8}; it may still be "
-            "running there.",
+            f"Lost contact with {where} while following job {job8}; it may still be running there.",
             [Fix("Collect it once the link is back:", f"comfycine wait {job8}"), DOCTOR],
             {"reason": reason, "url": url, "job": error.details.get("job")},
         )

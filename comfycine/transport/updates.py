@@ -45,6 +45,10 @@ DROP_SPAN = 120.0
 SOCKET_RETRY_AFTER = 60.0
 REFUSED = "the server, or a proxy in front of it, refused the WebSocket"
 POLL_ASKED = "polling was asked for (--transport poll)"
+# With the socket open, silence checks space out to this (websockets' own keepalive
+# pings notice a dead socket within about 40 s anyway).
+SOCKET_SILENCE_MAX = 15.0
+SOCKET_SILENCE_GROWTH = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,7 @@ class JobUpdates:
         self._socket_retry_at = 0.0
         self._socket_failures = 0
         self._drops: deque[float] = deque()
+        self._quiet: float | None = None
         self.drops = 0
         self.reconnects = 0
 
@@ -140,7 +145,9 @@ class JobUpdates:
         try:
             # asyncio.timeout, not wait_for: no task per frame (dozens per job).
             async with asyncio.timeout(max(0.0, wait)):
-                return await self.stream.recv()
+                event = await self.stream.recv()
+            self._quiet = None  # the socket speaks: the next silence check comes early
+            return event
         except StreamDropped:
             await self._close_stream()
             self._dropped()
@@ -150,14 +157,25 @@ class JobUpdates:
             return Resync("dropped")
 
     def silence_limit(self, socket_silence: float) -> float:
-        """How long to wait for news before looking at the server directly."""
+        """How long to wait for news before looking at the server directly.
+
+        While polling: the adaptive poll interval. With the socket: ``socket_silence``
+        at first, growing while the socket stays quiet (a long node that sends no
+        events: VAE decode, video encode) up to :data:`SOCKET_SILENCE_MAX`, so a healthy
+        socket does not cost as many requests as polling.
+        """
         if self.stream is None and self.mode != "ws":
             return self.schedule.next_interval()
-        return socket_silence
+        if self._quiet is None:
+            self._quiet = socket_silence
+        current = self._quiet
+        self._quiet = min(SOCKET_SILENCE_MAX, self._quiet * SOCKET_SILENCE_GROWTH)
+        return current
 
     def changed(self) -> None:
-        """The job moved (queued → running, position): poll again soon."""
+        """The job moved (queued → running, position, an event): look again soon."""
         self.schedule.changed()
+        self._quiet = None
 
     async def close(self) -> None:
         """Close the socket if open."""
