@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from ..errors import ComfycineError
+from ..pids import process_exists
 from .build import ServerInstall, locate_install, log_tail, prepare_base_dir
 
 HOST = "127.0.0.1"
@@ -109,27 +110,13 @@ def port_is_free(port: int) -> bool:
 
 def pid_alive(pid: int) -> bool:
     """True while process ``pid`` exists and has not exited (reaps it if it is our child)."""
-    if sys.platform == "win32":
-        import ctypes
-
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFO
-        if not handle:
-            return False
-        code = ctypes.c_ulong()
-        ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        ctypes.windll.kernel32.CloseHandle(handle)
-        return code.value == 259  # STILL_ACTIVE
-    # A dead child stays a zombie (and "alive" to kill 0) until reaped.
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+    if sys.platform != "win32":
+        # A dead child stays a zombie (and "alive" to kill 0) until reaped.
+        with contextlib.suppress(ChildProcessError, OSError):
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done == pid:
+                return False
+    return process_exists(pid)
     return True
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from ..pids import process_exists
 
 PART_SUFFIX = ".part"
 # A writer touches its part at least every read timeout; one untouched for a day is
@@ -35,30 +36,6 @@ def parse_part(path: Path) -> tuple[str, int] | None:
     return (match["final"], int(match["pid"])) if match else None
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (a process of another user counts as alive)."""
-    if pid <= 0:
-        return False
-    if sys.platform == "win32":
-        import ctypes
-
-        # os.kill(pid, 0) would terminate the process on Windows: ask the kernel instead.
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFO
-        if not handle:
-            return False
-        code = ctypes.c_ulong()
-        ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        ctypes.windll.kernel32.CloseHandle(handle)
-        return code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # EPERM: it exists, under another user
-    return True
-
-
 def is_stale(path: Path, pid: int, *, now: float | None = None) -> bool:
     """Whether a part's writer is gone: a dead pid, or untouched for :data:`STALE_AFTER`."""
     if pid == os.getpid():
@@ -67,7 +44,7 @@ def is_stale(path: Path, pid: int, *, now: float | None = None) -> bool:
         age = (time.time() if now is None else now) - path.stat().st_mtime
     except FileNotFoundError:
         return False
-    return age > STALE_AFTER or not pid_alive(pid)
+    return age > STALE_AFTER or not process_exists(pid)
 
 
 def parts_in(folder: Path) -> list[tuple[Path, str, int]]:
