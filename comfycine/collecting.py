@@ -144,6 +144,7 @@ def output_refs(record: JobRecord) -> list[OutputRef]:
             subfolder=str(item.get("subfolder") or ""),
             type=str(item.get("type") or "output"),
             animated=bool(item.get("animated")),
+            asset_id=str(item.get("asset_id") or ""),
         )
         if ref.type == "output":
             refs.append(ref)

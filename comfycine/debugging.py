@@ -16,14 +16,24 @@ from urllib.parse import urlsplit
 from .diagnose import Diagnosis, Fix, JobContext, diagnose, error_from_text
 from .diagnose.context import add_known_facts, context_from_record
 from .diagnose.lookup import fill_from_server
+from .diagnose.place import is_cloud_url
 from .diagnose.rules import missing_classes, missing_model_files
 from .errors import ComfycineError, RecordedError
 from .jobcontrol import job_view
 from .ledger import JobRecord, Ledger
 from .outcomes import failure_from_payload, node_titles
 from .settings import Settings
-from .targets import client_for, credentialed_url, resolve_target
+from .targets import (
+    CLOUD,
+    Target,
+    auth_for,
+    client_for,
+    credentialed_url,
+    named_targets,
+    resolve_target,
+)
 from .transport.probe import is_tailscale_host, probe
+from .urls import bare_url, origin
 
 # A job that ended badly: what "debug last" looks for first.
 BAD_STATUSES = frozenset({"failed", "lost", "interrupted"})
@@ -102,12 +112,34 @@ async def _with_server_history(
 
 async def _debug_text(settings: Settings, text: str, target: str | None) -> DebugResult:
     error = error_from_text(text)
-    chosen = resolve_target(settings, target)
-    ctx = JobContext(target=chosen.name)
+    chosen, known = _pasted_target(settings, error, target)
+    ctx = JobContext(target=chosen.name, server_url=bare_url(chosen.url), target_known=known)
     add_known_facts(ctx, settings.workflow_dir)
     # Only the configured target is ever contacted, never a URL found in pasted text.
     await _enrich(settings, ctx, error, chosen.url, chosen.name)
     return DebugResult(diagnose(error, ctx), None, _error_view(error))
+
+
+def _pasted_target(
+    settings: Settings, error: ComfycineError, name: str | None
+) -> tuple[Target, bool]:
+    """The target a pasted error came from, and whether anything said so.
+
+    ``--target`` first; else the configured target whose URL the text names (Comfy
+    Cloud for any Comfy URL); else the default target, not known to be the one.
+    """
+    if name is not None:
+        return resolve_target(settings, name), True
+    url = str(error.details.get("url") or "")
+    where = origin(url) if url else None
+    targets = named_targets(settings)
+    if where is not None:
+        for candidate in targets.values():
+            if origin(candidate.url) == where:
+                return candidate, True
+    if is_cloud_url(url):
+        return targets[CLOUD], True
+    return resolve_target(settings, None), False
 
 
 async def _enrich(
@@ -130,7 +162,7 @@ async def _enrich(
         if problem is not None:
             ctx.tailscale_problem, ctx.tailscale_fix = problem
         elif url:
-            now = await probe(url, timeout=3.0)
+            now = await probe(url, timeout=3.0, auth=auth_for(settings, target, url), target=target)
             if now.ok:
                 error.details["reachable_now"] = True
 

@@ -35,6 +35,7 @@ ENV_DOTENV = "COMFYCINE_ENV_FILE"
 ENV_OUTAGE_WINDOW = "COMFYCINE_OUTAGE_WINDOW"
 ENV_TRANSPORT = "COMFYCINE_TRANSPORT"
 ENV_STALL_AFTER = "COMFYCINE_STALL_AFTER"
+ENV_CLOUD_API = "COMFYCINE_CLOUD_API"
 
 # field name -> environment names, first match wins
 ENV_NAMES: dict[str, tuple[str, ...]] = {
@@ -56,7 +57,59 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "outage_window": (ENV_OUTAGE_WINDOW,),
     "transport": (ENV_TRANSPORT,),
     "stall_after": (ENV_STALL_AFTER,),
+    "cloud_api": (ENV_CLOUD_API,),
 }
+
+
+# Credentials of one target: COMFYCINE_TARGET_<NAME>_TOKEN (bearer), or _USER and
+# _PASSWORD (basic auth). <NAME> is the target's name upper-cased, any other character
+# than a letter or digit as "_" (studio-2 -> COMFYCINE_TARGET_STUDIO_2_TOKEN).
+ENV_TARGET_PREFIX = "COMFYCINE_TARGET_"
+ENV_TARGET_TOKEN_SUFFIX = "_TOKEN"
+ENV_TARGET_USER_SUFFIX = "_USER"
+ENV_TARGET_PASSWORD_SUFFIX = "_PASSWORD"
+TARGET_AUTH_SUFFIXES = (ENV_TARGET_TOKEN_SUFFIX, ENV_TARGET_USER_SUFFIX, ENV_TARGET_PASSWORD_SUFFIX)
+# The ones whose value is a secret (a user name is not, and is too common to redact).
+_TARGET_SECRET_SUFFIXES = (ENV_TARGET_TOKEN_SUFFIX, ENV_TARGET_PASSWORD_SUFFIX)
+
+
+def target_env_key(target: str) -> str:
+    """The ``<NAME>`` part of a target's variables: ``studio-2`` -> ``STUDIO_2``."""
+    return "".join(c if c.isascii() and c.isalnum() else "_" for c in target.upper())
+
+
+def target_auth_env_names(target: str) -> tuple[str, str, str]:
+    """The (token, user, password) variable names of ``target``."""
+    base = ENV_TARGET_PREFIX + target_env_key(target)
+    return (
+        base + ENV_TARGET_TOKEN_SUFFIX,
+        base + ENV_TARGET_USER_SUFFIX,
+        base + ENV_TARGET_PASSWORD_SUFFIX,
+    )
+
+
+def split_target_auth_name(name: str) -> tuple[str, str] | None:
+    """``(NAME, suffix)`` of a target credentials variable, None for any other name.
+
+    ``COMFYCINE_TARGET_STUDIO_2_TOKEN`` -> ``("STUDIO_2", "_TOKEN")``.
+    """
+    if not name.startswith(ENV_TARGET_PREFIX):
+        return None
+    rest = name[len(ENV_TARGET_PREFIX) :]
+    for suffix in TARGET_AUTH_SUFFIXES:
+        if rest.endswith(suffix) and len(rest) > len(suffix):
+            return rest[: -len(suffix)], suffix
+    return None
+
+
+def target_auth_variables(values: Mapping[str, str]) -> dict[str, str]:
+    """The target credentials variables set (non-empty) in ``values``, name -> value."""
+    return {k: v for k, v in values.items() if v and split_target_auth_name(k) is not None}
+
+
+def _is_target_secret(name: str) -> bool:
+    split = split_target_auth_name(name)
+    return split is not None and split[1] in _TARGET_SECRET_SUFFIXES
 
 
 SECRET_ENV_NAMES = (ENV_CLOUD_API_KEY, ENV_TELEGRAM_BOT_TOKEN)
@@ -67,10 +120,12 @@ URL_ENV_NAMES = (ENV_COMFYUI_URL, ENV_CLOUD_URL, ENV_TARGETS, ENV_TELEGRAM_API_U
 def secret_values(env: Mapping[str, str]) -> tuple[str, ...]:
     """The configured secret values (environment, then the .env files), for redaction.
 
-    Keys, tokens, and the passwords of server URLs (``http://user:pw@host``). Never
+    Keys, tokens (the targets' ``COMFYCINE_TARGET_<NAME>_TOKEN`` and ``_PASSWORD`` too),
+    and the passwords of server URLs (``http://user:pw@host``). Never
     raises: a .env that cannot be decoded is read with replacement characters here.
     """
     values = [env.get(name, "") for name in SECRET_ENV_NAMES]
+    values.extend(value for name, value in env.items() if _is_target_secret(name))
     for name in URL_ENV_NAMES:
         values.extend(url_passwords(env.get(name, "")))
     candidates = [env.get(ENV_DOTENV, ""), ".env"]
@@ -82,17 +137,26 @@ def secret_values(env: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(v for v in values if v and len(v) >= 4)
 
 
+def _is_secret_name(name: str) -> bool:
+    return name in SECRET_ENV_NAMES or _is_target_secret(name)
+
+
 def _dotenv_secrets(path: Path) -> list[str]:
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
     found = []
-    for line in lines:
+    for line in text.splitlines():
         key, sep, value = line.strip().removeprefix("export ").partition("=")
-        if sep and key.strip() in SECRET_ENV_NAMES:
+        if sep and _is_secret_name(key.strip()):
             found.append(value.strip().strip("'\""))
         found.extend(url_passwords(line))
+    # The values as the settings read them too (quotes, escapes, inline comments).
+    from dotenv import dotenv_values
+
+    parsed = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    found.extend(v for k, v in parsed.items() if v and _is_secret_name(k))
     return found
 
 

@@ -21,6 +21,7 @@
     ├── NotifyFailed                    exit 5   no notification channel delivered
     ├── StillRunning                    exit 6   the wait ended before the job
     ├── CloudAccountError               exit 7   key, credits, plan, queue full
+    ├── TargetAuthError                 exit 7   a server refused the token or password
     ├── OutputNotWritable               exit 8   disk full, read-only or unwritable folder
     └── Interrupted                     exit 130 Ctrl-C
 
@@ -44,7 +45,7 @@ class ExitCode(IntEnum):
     REJECTED = 4
     FAILED = 5
     STILL_RUNNING = 6
-    CLOUD_ACCOUNT = 7
+    CLOUD_ACCOUNT = 7  # account or credentials problem (the cloud key, a target's token)
     OUTPUT_NOT_WRITABLE = 8
     INTERRUPTED = 130
 
@@ -106,6 +107,12 @@ class UsageError(ComfycineError):
     code = "usage_error"
     exit_code = ExitCode.USAGE
     default_hint = "See comfycine --help."
+
+
+class NoCatalog(UsageError):
+    """The server has no node catalog (Comfy API v2): the checks that need one are skipped."""
+
+    code = "no_node_catalog"
 
 
 class TemplateNotFound(UsageError):
@@ -240,6 +247,23 @@ class CloudAccountError(ComfycineError):
     code = "cloud_account"
     exit_code = ExitCode.CLOUD_ACCOUNT
     default_hint = "Check the key and credits at platform.comfy.org."
+
+
+class TargetAuthError(ComfycineError):
+    """A ComfyUI target (not the cloud) refused its credentials: HTTP 401, or 403 with a
+    challenge, from the server or a reverse proxy in front of it.
+
+    Exit 7 like the cloud's key refusals: an account or credentials problem that no retry
+    fixes. The message names the target and its URL (password masked) and what was sent;
+    the hint names the setting to fix (``COMFYCINE_TARGET_<NAME>_TOKEN``...).
+    """
+
+    code = "target_auth"
+    exit_code = ExitCode.CLOUD_ACCOUNT
+    default_hint = (
+        "Set COMFYCINE_TARGET_<NAME>_TOKEN (or _USER and _PASSWORD) for the target, "
+        "then check with: comfycine targets"
+    )
 
 
 class OutputNotWritable(ComfycineError):

@@ -20,6 +20,7 @@ from .errors import (
     CloudAccountError,
     ComfycineError,
     JobFailed,
+    NoCatalog,
     ParameterError,
     TargetUnreachable,
     UsageError,
@@ -242,10 +243,12 @@ async def run_prepared_on(
     try:
         return await _run_on(client, journal, settings, job, target, detach, timeout, observer)
     except ComfycineError as exc:
-        raise _diagnosed(exc, job, target) from None
+        raise _diagnosed(exc, job, target, client.base_url) from None
 
 
-def _diagnosed(error: ComfycineError, job: PreparedJob, target: str) -> ComfycineError:
+def _diagnosed(
+    error: ComfycineError, job: PreparedJob, target: str, server_url: str | None = None
+) -> ComfycineError:
     """The error with the diagnosis of its job attached (the top fix becomes the hint)."""
     from .diagnose import attach
     from .diagnose.context import context_for
@@ -261,6 +264,7 @@ def _diagnosed(error: ComfycineError, job: PreparedJob, target: str) -> Comfycin
         target=target,
         job=error.details.get("job"),
         graph=graph,
+        server_url=server_url,
     )
     return attach(error, context)
 
@@ -287,7 +291,7 @@ async def _run_on(
     # The socket must be open before the POST; prepare the job while its handshake
     # is in flight (round trips over Tailscale). Detached: just check the server.
     reaching: asyncio.Future[Any] = asyncio.ensure_future(
-        client.queue() if detach else runner.open_updates(client_id)
+        client.reachable() if detach else runner.open_updates(client_id)
     )
     updates: JobUpdates | None = None
     try:
@@ -312,7 +316,11 @@ async def _run_on(
             # but never answers must not hang the preflight's requests.
             updates = _as_updates(await reaching)
             if job.preflight is not None and job.preflight is not False:
-                await _preflight(client, settings, job, graph, uploaded)
+                try:
+                    await _preflight(client, settings, job, graph, uploaded)
+                except NoCatalog as exc:
+                    # A Comfy API v2 server: the server itself validates on submission.
+                    runner.notice(f"Validation skipped: {exc.message}", record.id)
         except ComfycineError as exc:
             await journal.mark(record.id, "failed", error=recordable(exc))
             raise

@@ -120,14 +120,19 @@ async def _live_state(settings: Settings, record: JobRecord) -> tuple[str | None
     """Ask the server about an unfinished job; None when it cannot answer."""
     try:
         async with client_for(settings, record.target, record.server_url) as c:
-            if await c.history(record.id) is not None:
-                return "finished (not collected: run comfycine wait)", record
-            position = (await c.queue()).position(record.id)
+            sighting = await c.locate(record.id)
     except ComfycineError:
         return None, record
-    if position is None:
+    if sighting.state == "finished":
+        return "finished (not collected: run comfycine wait)", record
+    if sighting.state == "absent":
         return "unknown to the server", record
-    return ("running" if position == 0 else f"queued, position {position}"), record
+    if sighting.state == "going":
+        return "queued or running", record
+    position = sighting.position
+    if sighting.state == "queued":
+        return ("queued" + (f", position {position}" if position else "")), record
+    return "running", record
 
 
 def _refresh(ledger: Ledger, record: JobRecord, live: str | None) -> JobRecord:
@@ -158,7 +163,9 @@ class CancelResult:
     """``cancel``: what was done to the job."""
 
     job: str
-    action: str  # interrupted | removed | already_finished | not_on_server | freed
+    # interrupted | removed | already_finished | not_on_server | freed | finished_anyway
+    # | cancel_requested (a v2 server took the request but the job has not stopped yet)
+    action: str
     steps: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,9 +186,7 @@ async def _stopped(client: ComfyClient, job_id: str, wait: float) -> bool:
     loop = asyncio.get_running_loop()
     until = loop.time() + wait
     while True:
-        if await client.history(job_id) is not None:
-            return True
-        if (await client.queue()).position(job_id) is None:
+        if (await client.locate(job_id)).state in {"finished", "absent"}:
             return True
         if loop.time() >= until:
             return False
@@ -195,12 +200,17 @@ async def _cancel(settings: Settings, ref: str, force: bool) -> CancelResult:
             # Rendered: nothing runs any more; never mark it lost (wait still collects it).
             return CancelResult(record.id, "already_finished")
         async with client_for(settings, record.target, record.server_url) as client:
-            queue = await client.queue()
-            position = queue.position(record.id)
-            if position == 0:
+            sighting = await client.locate(record.id)
+            if sighting.state in {"running", "going"}:
                 return await _interrupt(client, ledger, record, force)
-            if position is not None:
-                await client.delete_pending([record.id])
+            if sighting.state == "queued":
+                await client.cancel(record.id, running=False)
+                # A v2 server may answer a cancel and run the job anyway (comfy-api-proxy
+                # before ComfyUI's per-job cancel): believe only what it then shows.
+                if client.server_minted_ids and not await _stopped(
+                    client, record.id, STOP_WAIT / 2
+                ):
+                    return CancelResult(record.id, "cancel_requested", ["cancel"])
                 removed = JobInterrupted(
                     f"Job {record.id[:8]} was removed from the queue before it started.",
                     hint="Submit it again with: comfycine generate "
@@ -209,7 +219,7 @@ async def _cancel(settings: Settings, ref: str, force: bool) -> CancelResult:
                 )
                 ledger.mark(record.id, "cancelled", error=recordable(removed))
                 return CancelResult(record.id, "removed")
-            if await client.history(record.id) is not None:
+            if sighting.state == "finished":
                 return CancelResult(record.id, "already_finished")
             ledger.mark(record.id, "lost")
             return CancelResult(record.id, "not_on_server")
@@ -220,7 +230,7 @@ async def _interrupt(
 ) -> CancelResult:
     """Interrupt a running job; with ``force`` escalate to ``POST /free``, then report."""
     steps = ["interrupt"]
-    await client.interrupt(record.id)
+    await client.cancel(record.id, running=True)
     stopped = await _stopped(client, record.id, STOP_WAIT if force else STOP_WAIT / 2)
     if not stopped and force:
         # A node stuck in a long GPU call ignores the interrupt flag until it returns;
@@ -230,21 +240,40 @@ async def _interrupt(
             steps.append("free")
         stopped = await _stopped(client, record.id, STOP_WAIT)
     if stopped:
+        history = await client.history(record.id)
+        if history is not None and history.status == "success" and not history.interrupted:
+            # It ended before the interrupt took: its outputs are there to collect.
+            return CancelResult(record.id, "finished_anyway", steps)
         cancelled = JobInterrupted(
             f"Job {record.id[:8]} was cancelled while running.",
             hint=f"Render it again with: comfycine generate {record.template or 'TEMPLATE'}",
         )
-        if await client.history(record.id) is not None:
+        if history is not None:
             ledger.mark(record.id, "interrupted", error=recordable(cancelled))
         return CancelResult(record.id, "freed" if "free" in steps else "interrupted", steps)
     if not force:
-        return CancelResult(record.id, "interrupted", steps)
+        # ComfyUI sets its interrupt flag (the node stops at its next check); a v2
+        # server has only accepted the request, and says so in the job's status.
+        action = "cancel_requested" if client.server_minted_ids else "interrupted"
+        return CancelResult(record.id, action, steps)
     raise JobFailed(
         f"Job {record.id[:8]} is still running after an interrupt and POST /free: the node "
         "it is in does not stop.",
         code="cancel_ignored",
-        hint="Restart ComfyUI on the PC (Pinokio: Stop, then Start); the job ends with it.",
+        hint=_restart_hint(record, client.base_url),
         details={"job": record.id, "steps": steps},
+    )
+
+
+def _restart_hint(record: JobRecord, url: str) -> str:
+    """Where to stop a job that ignores cancelling: the machine it runs on, by name."""
+    if record.target == "local":
+        return "Restart ComfyUI on the PC (Pinokio: Stop, then Start); the job ends with it."
+    if record.target == "cloud":
+        return "Cancel it from the queue at cloud.comfy.org (it is billed while it runs)."
+    return (
+        f"Restart the ComfyUI behind target {record.target} ({url}); the job ends with it. "
+        "(comfy-api-proxy cannot cancel on a ComfyUI without the per-job cancel route.)"
     )
 
 

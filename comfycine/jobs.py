@@ -36,6 +36,7 @@ from .outcomes import (
     node_titles,
     server_timing,
     still_downloading,
+    submission_unknown,
 )
 from .progress import JobProgress
 from .stall import DEFAULT_STALL_AFTER, StallWatch, stall_text
@@ -45,6 +46,7 @@ from .transport.polling import locate_job
 from .transport.reconnect import DEFAULT_WINDOW, Link, OutageNotice, OutageTooLong, is_outage
 from .transport.updates import JobUpdates, Resync
 from .transport.uploads import upload_media
+from .transport.v2answers import IdempotencyKeyReused
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -218,6 +220,8 @@ class JobRunner:
     async def _recover_submission(self, record: JobRecord) -> dict[str, Any]:
         """The POST's answer was lost: find the job on the server, or send it again."""
         link = self._link(record)
+        if self.client.server_minted_ids:
+            return await self._resubmit_same_key(record, link)
         try:
             while True:
                 sighting = await link.call(lambda: locate_job(self.client, record.id))
@@ -235,11 +239,50 @@ class JobRunner:
             error = self._lost_contact(record, exc, submitting=True)
             raise error from None
 
+    async def _resubmit_same_key(self, record: JobRecord, link: Link) -> dict[str, Any]:
+        """Send again under the same ``Idempotency-Key`` (Comfy API v2): never two jobs.
+
+        If the first try never arrived, this one makes the job. If it did, the server
+        refuses the key; v2 does not say the id of the job it holds, so the job is
+        looked for in the server's list, and otherwise the error says how to find it.
+        """
+        try:
+            while True:
+                try:
+                    return await self.client.submit(
+                        record.graph, prompt_id=record.id, client_id=record.client_id
+                    )
+                except IdempotencyKeyReused:
+                    break
+                except TargetUnreachable as exc:
+                    if exc.details.get("sent") is not False and not is_outage(exc):
+                        raise
+                    await link.failed(exc)
+            found = await link.call(
+                lambda: self.client.find_submission(record.graph, record.created_at or time.time())
+            )
+        except OutageTooLong as exc:
+            raise self._lost_contact(record, exc, submitting=True) from None
+        if found is not None:
+            self._notice(
+                f"The submission's answer was lost; the job was found on the server as "
+                f"{found[:8]}.",
+                record.id,
+            )
+            return {"prompt_id": found}
+        error = submission_unknown(self.client.base_url, record.id, self.target)
+        await self.ledger.mark(record.id, "lost", error=recordable(error))
+        raise error
+
     # ------------------------------------------------------------------ following
 
     def _notify(self, progress: JobProgress, event: ev.Event | None = None) -> None:
         if self.observer is not None:
             self.observer(progress, event)
+
+    def notice(self, text: str, job_id: str = "") -> None:
+        """A one-off message for the person following (stderr line, --events event)."""
+        self._notice(text, job_id)
 
     def _notice(self, text: str, job_id: str = "") -> None:
         """A one-off message for the person following (stderr line, --events event)."""
@@ -286,6 +329,7 @@ class JobRunner:
         """
         owns_updates = updates is None
         updates = updates or self._updates(record.client_id)
+        updates.bind(record.id)
         state = _Follow(
             JobProgress.start(record.id, record.graph, record.started_at),
             link=self._link(record),
@@ -430,6 +474,8 @@ class JobRunner:
                 self.ledger.mark_later(record.id, "running", started_at=time.time())
             if sighting.position is not None:
                 progress.queue_position = sighting.position
+            if sighting.progress and _apply_snapshot(progress, sighting.progress):
+                moved = True
             if moved:
                 state.updates.changed()
                 self._moved(record, state)
@@ -569,6 +615,22 @@ class JobRunner:
         error.details.setdefault("job", record.id)
         await self.ledger.mark(record.id, status, error=recordable(error), **fields)
         return error
+
+
+def _apply_snapshot(progress: JobProgress, snapshot: dict[str, Any]) -> bool:
+    """Fold a server's progress snapshot (Comfy API v2) in; whether anything moved."""
+    before = (progress.node, progress.step, progress.nodes_done)
+    node = snapshot.get("current_node")
+    if isinstance(node, str) and node and node != progress.node:
+        progress.phase = "running"
+        progress.enter_node(node)
+    step, steps = snapshot.get("step"), snapshot.get("steps")
+    if isinstance(step, int) and isinstance(steps, int) and steps > 0:
+        progress.step, progress.steps = step, steps
+    done = snapshot.get("nodes_done")
+    if isinstance(done, int) and done > progress.nodes_done:
+        progress.nodes_done = min(done, progress.nodes_total or done)
+    return (progress.node, progress.step, progress.nodes_done) != before
 
 
 def _without_stall(journal: Journal, job_id: str) -> dict[str, Any]:

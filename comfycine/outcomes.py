@@ -104,6 +104,24 @@ def lost_contact(
     )
 
 
+def submission_unknown(url: str, job_id: str, target: str) -> TargetUnreachable:
+    """Exit 3 for a submission whose answer was lost on a server that picks job ids.
+
+    The server holds a job under our idempotency key (it refused a second copy) but
+    Comfy API v2 does not say which: never submit it again blindly.
+    """
+    cloud = target == "cloud" or "comfy.org" in url or ".comfy.app" in url
+    where = "in Comfy Cloud's job list (cloud.comfy.org)" if cloud else f"in the job list of {url}"
+    return TargetUnreachable(
+        f"The answer to job {job_id[:8]}'s submission was lost: {url} holds the job (it "
+        "refused a second copy) but did not say its id. It was not submitted twice.",
+        code="submission_unknown",
+        hint=f"Do not submit it again before looking for it {where}; "
+        f"comfycine status {job_id[:8]} shows what was sent.",
+        details={"job": job_id, "url": url, "submitted": True, "reason": "answer_lost"},
+    )
+
+
 def node_titles(graph: dict[str, Any]) -> dict[str, str]:
     """Node id → its title (or class), to name nodes in messages."""
     titles: dict[str, str] = {}

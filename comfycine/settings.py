@@ -18,7 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from .envnames import (
     ENV_DOTENV,
     ENV_NAMES,
+    ENV_TARGET_USER_SUFFIX,
     dotenv_file_values,
+    split_target_auth_name,
+    target_auth_env_names,
+    target_auth_variables,
 )
 from .errors import UsageError
 from .urls import check_url, shown_url, url_passwords
@@ -90,8 +94,14 @@ class Settings(BaseModel):
     # A running job with no progress, queue or history change for this long (seconds)
     # is reported as stalled (never cancelled): long video nodes are silent for minutes.
     stall_after: float = Field(default=DEFAULT_STALL_AFTER, gt=0)
+    # Which Comfy Cloud API runs jobs: Comfy API v2 with v1 where v2 is not served
+    # (auto), or one of them only. v1 is deprecated; it stays for what v2 lacks.
+    cloud_api: Literal["auto", "v2", "v1"] = "auto"
     # Where each value came from ("flag", "env", ".env", "default"): shown by doctor.
     sources: dict[str, str] = {}
+    # COMFYCINE_TARGET_<NAME>_TOKEN / _USER / _PASSWORD, variable name -> value, each
+    # from the environment, else .env (targets.py turns them into a TargetAuth).
+    target_credentials: dict[str, SecretStr] = {}
 
     @field_validator("comfyui_url", "cloud_url", "telegram_api_url")
     @classmethod
@@ -133,13 +143,17 @@ class Settings(BaseModel):
     def secret_values(self) -> tuple[str, ...]:
         """The configured secrets, to redact from anything written or printed.
 
-        The key, the token, and the password of every configured server URL.
+        The key, the bot token, every target's token and password, and the password of
+        every configured server URL.
         """
         values = [
             secret.get_secret_value()
             for secret in (self.cloud_api_key, self.telegram_bot_token)
             if secret is not None and secret.get_secret_value()
         ]
+        for name, secret in self.target_credentials.items():
+            if not name.endswith(ENV_TARGET_USER_SUFFIX) and secret.get_secret_value():
+                values.append(secret.get_secret_value())
         for text in (self.comfyui_url, self.cloud_url, self.telegram_api_url, self.targets):
             values.extend(url_passwords(text or ""))
         return tuple(values)
@@ -257,7 +271,53 @@ def resolve(
         values["debug"] = values["debug"].strip().lower() in {"1", "true", "yes", "on"}
     for field in ENV_NAMES:
         sources.setdefault(field, "default")
+    credentials = target_auth_variables(dotenv)
+    credentials.update(target_auth_variables(env))
+    _check_target_credentials(credentials, env, dotenv_file)
     try:
-        return Settings(**values, sources=sources)
+        secrets = {name: SecretStr(value) for name, value in credentials.items()}
+        return Settings(**values, sources=sources, target_credentials=secrets)
     except ValidationError as exc:
         raise _invalid(exc, labels, sources) from None
+
+
+def _check_target_credentials(
+    credentials: Mapping[str, str], env: Mapping[str, str], dotenv_file: Path | None
+) -> None:
+    """Refuse credentials that cannot be sent: both kinds for one target, half a pair,
+    a token with spaces or control characters, a user name with ``:``.
+
+    The message names the variables (and the .env file they are in), never a value.
+    """
+    for name in sorted(credentials):
+        split = split_target_auth_name(name)
+        if split is None:
+            continue
+        token, user, password = target_auth_env_names(split[0])
+        given = [n for n in (token, user, password) if n in credentials]
+        problem = ""
+        if token in given and len(given) > 1:
+            problem = (
+                f"{' and '.join(given)} are set together: a target takes a token, or a "
+                "user and password, not both"
+            )
+        elif (user in given) != (password in given):
+            have, missing = (user, password) if user in given else (password, user)
+            problem = f"{have} is set without {missing}: basic auth needs both"
+        elif token in given and not _header_safe(credentials[token]):
+            problem = f"{token}: a token must be printable ASCII without spaces"
+        elif user in given and (":" in credentials[user] or not _header_safe(credentials[user])):
+            problem = f"{user}: a user name must not hold ':', spaces or control characters"
+        if problem:
+            from_dotenv = [n for n in given if n not in env]
+            where = f"the .env file ({dotenv_file})" if from_dotenv else "the environment"
+            raise UsageError(
+                f"Invalid setting {problem}.",
+                hint=f"Fix {where}; .env.example lists the settings of a target.",
+                code="invalid_setting",
+                details={"settings": given},
+            )
+
+
+def _header_safe(value: str) -> bool:
+    return value.isascii() and value.isprintable() and " " not in value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from comfycine.cli.main import run
-from comfycine.envnames import ENV_DOTENV, ENV_NAMES
+from comfycine.envnames import ENV_DOTENV, ENV_NAMES, target_auth_variables
 
 
 @dataclass
@@ -84,6 +85,8 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Isolation:
     for names in ENV_NAMES.values():
         for name in names:
             monkeypatch.delenv(name, raising=False)
+    for name in target_auth_variables(dict(os.environ)):
+        monkeypatch.delenv(name)
     monkeypatch.delenv(ENV_DOTENV, raising=False)
     iso = Isolation(tmp_path, tmp_path / "out", tmp_path / "data", tmp_path / "workflows")
     iso.workflow_dir.mkdir()

@@ -8,6 +8,7 @@ from .fakecomfy.fixtures import fake_comfy  # noqa: F401
 from .faketelegram.fixtures import fake_telegram  # noqa: F401
 from .faultproxy import fault_proxy  # noqa: F401
 from .ports import free_port, silent_port  # noqa: F401
+from .real_proxy import real_v2_proxy, real_v2_proxy_token  # noqa: F401
 
 # --- real ComfyUI (tests/real_server.py): the session fixture for tests marked `real` ---
 from .real_server import pytest_collection_finish, real_comfyui  # noqa: F401

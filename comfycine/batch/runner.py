@@ -27,6 +27,7 @@ from ..errors import (
     ComfycineError,
     Interrupted,
     JobLost,
+    NoCatalog,
     OutputNotWritable,
     RejectedError,
     TargetUnreachable,
@@ -162,21 +163,25 @@ class BatchEngine:
 
     async def _check(self, client: ComfyClient, validate: bool) -> None:
         """Reachable (bounded), then the template rendered for one item is validated."""
-        await client.queue()
+        await client.reachable()
         sample = next((i.prepared for i in self.queue if i.prepared is not None), None)
         if not validate or sample is None:
             return
         from ..preflight import preflight
 
         names = {name: path.name for name, path in sample.media.items()}
-        await preflight(
-            client,
-            self.settings,
-            sample.build(names),
-            label=self.template.name,
-            template=self.template,
-            uploaded=set(names.values()),
-        )
+        try:
+            await preflight(
+                client,
+                self.settings,
+                sample.build(names),
+                label=self.template.name,
+                template=self.template,
+                uploaded=set(names.values()),
+            )
+        except NoCatalog as exc:
+            # A Comfy API v2 server: it validates each job on submission instead.
+            self.emit("batch_notice", message=f"Validation skipped: {exc.message}")
 
     def _route_resumes(self, live: list[Target]) -> None:
         """Give each job to resume to its own target's workers, first.

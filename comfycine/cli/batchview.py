@@ -78,6 +78,9 @@ class BatchView:
         elif name in ("item_notice", "item_stalled"):
             self.output.info(f"{item.get('name', '')}: {payload.get('message')}")
             return
+        elif name == "batch_notice":
+            self.output.info(str(payload.get("message")))
+            return
         elif name == "target_down" and not self.output.as_json:
             error = payload.get("error") or {}
             self.output.info(f"! {payload.get('target')} stops: {error.get('message')}")

@@ -280,6 +280,10 @@ def cancel(
         "removed": "removed from the queue",
         "already_finished": "already finished: nothing to cancel",
         "not_on_server": "not on the server any more (recorded as lost)",
+        "finished_anyway": "it finished before the cancel took effect; collect it with "
+        "comfycine wait",
+        "cancel_requested": "the server took the request but the job has not stopped; "
+        "check with comfycine status, or add --force",
     }
     output.success(
         result.to_dict(),

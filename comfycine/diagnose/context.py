@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import ComfycineError
 from ..ledger import JobRecord
 from ..templates import Template, load_template, template_dirs
+from ..urls import bare_url
 from .lookup import template_facts
 from .model import JobContext
 
@@ -35,12 +36,17 @@ def context_for(
     target: str = "local",
     job: str | None = None,
     graph: Mapping[str, Any] | None = None,
+    server_url: str | None = None,
 ) -> JobContext:
-    """The context of a job rendered from ``template`` (None: a plain workflow)."""
+    """The context of a job rendered from ``template`` (None: a plain workflow).
+
+    ``server_url`` is where it was sent (the fixes name that machine); never a password.
+    """
     ctx = JobContext(
         job=job,
         template=template.name if template else None,
         target=target,
+        server_url=bare_url(server_url) if server_url else None,
         params=dict(params or {}),
         graph=dict(graph or {}),
         seeds=dict(seeds or {}),
@@ -69,6 +75,7 @@ def context_from_record(record: JobRecord, workflow_dir: Path | None) -> JobCont
         target=record.target,
         job=record.id,
         graph=record.graph,
+        server_url=record.server_url or None,
     )
 
 

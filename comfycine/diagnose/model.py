@@ -101,6 +101,11 @@ class JobContext:
     job: str | None = None
     template: str | None = None
     target: str = "local"
+    # Where the job ran, as the ledger or the client knew it (no password); None: unknown.
+    server_url: str | None = None
+    # False when nobody said which target (a pasted error without --target, an error
+    # with no job): ``target`` is then only the default, not a fact about the failure.
+    target_known: bool = True
     params: dict[str, Any] = field(default_factory=dict)
     graph: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)

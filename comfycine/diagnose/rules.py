@@ -2,6 +2,8 @@
 
 Pure functions: no I/O. Network facts (ComfyUI-Manager's pack map, the Tailscale state)
 arrive already looked up in the :class:`JobContext` (see :mod:`comfycine.diagnose.lookup`).
+Every fix names the machine the job ran on (:mod:`comfycine.diagnose.place`): the PC,
+Comfy Cloud, or a named target with its URL.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ComfycineError, ExitCode
-from .access import DOCTOR, cloud_account, unreachable
+from .access import unreachable
+from .account import ACCOUNT_CODES, account, is_auth_refusal
 from .memory import fewer_frames, has_full_vae_decode, lower_resolution
 from .model import Diagnosis, Fix, JobContext, ModelSource, PackInfo
+from .nodes import debug_command, node_exception, node_label
+from .place import CLOUD, CLOUD_URL, LOCAL, Place, place_of
 
 # Pinokio's default install place on Windows (the spec's own note, marked "to verify").
 PINOKIO_MODELS = r"C:\Users\<you>\pinokio\api\comfyui.git\app\models"
@@ -35,18 +40,18 @@ MODEL_INPUT_FOLDERS = {
 _NOT_IN_LIST = re.compile(r"(\w+)\s*:\s*'([^']+)'\s+not in")
 _MODEL_FILE = re.compile(r"names model file '(.+?)', which.*?(?:\(models/([^)]+?)/?\))?\.?$")
 _NO_NODE = re.compile(r"node (\S+?) does not exist", re.IGNORECASE)
-_NO_MODULE = re.compile(r"No module named '([\w.\-]+)'")
-_NO_FILE = re.compile(r"No such file or directory: '([^']+)'")
 
 
 def diagnose(error: ComfycineError, context: JobContext | None = None) -> Diagnosis:
-    """The diagnosis of an error comfycine raised, using what is known of its job."""
-    ctx = context or JobContext()
-    rule = _RULES.get(error.code)
+    """The diagnosis of an error comfycine raised, using what is known of its job.
+
+    Without a context the target is unknown: the error's own clues say where it happened
+    (see :func:`~comfycine.diagnose.place.place_of`), else the default target, the PC.
+    """
+    ctx = context or JobContext(target_known=False)
+    rule = account if error.code in ACCOUNT_CODES else _RULES.get(error.code)
     if rule is None:
-        if error.code.startswith("cloud_"):
-            rule = cloud_account
-        elif error.exit_code == ExitCode.USAGE:
+        if error.exit_code == ExitCode.USAGE:
             rule = _usage
         elif error.exit_code == ExitCode.REJECTED:
             rule = _rejected
@@ -60,7 +65,7 @@ def diagnose(error: ComfycineError, context: JobContext | None = None) -> Diagno
 
 def _oom(error: ComfycineError, ctx: JobContext) -> Diagnosis:
     details = error.details
-    where = _node_label(details)
+    where = node_label(details)
     size = [f"{ctx.params[k]}" for k in ("width", "height") if k in ctx.params]
     facts: dict[str, Any] = {}
     fixes: list[Fix] = []
@@ -83,17 +88,20 @@ def _oom(error: ComfycineError, ctx: JobContext) -> Diagnosis:
             if tiled
             else Fix(f"{text}: replace VAEDecode with VAEDecodeTiled in the workflow.")
         )
-    if ctx.target != "cloud":
-        fixes.append(Fix("Free what other jobs left in GPU memory, then retry:", "comfycine free"))
-        cloud = details.get("command") or ctx.rerun_command(target="cloud")
+    place = place_of(ctx, error)
+    if not place.is_cloud:
+        free = f"comfycine free{place.target_flag}"
+        fixes.append(Fix("Free what other jobs left in GPU memory, then retry:", free))
+        cloud = details.get("command") or ctx.rerun_command(target=CLOUD)
         if cloud:
             fixes.append(Fix("Or render it unchanged on Comfy Cloud (96 GB, paid):", cloud))
         else:
             fixes.append(Fix("Or render it on Comfy Cloud (96 GB, paid): add --target cloud."))
     at = f" at {'×'.join(size)}" if len(size) == 2 else ""
-    cause = f"The GPU ran out of memory in {where}{at}."
-    if ctx.target == "cloud":
-        cause = f"Even Comfy Cloud's GPU ran out of memory in {where}{at}."
+    gpu = "The GPU" if place.kind == LOCAL else f"The GPU of {place.label}"
+    cause = f"{gpu} ran out of memory in {where}{at}."
+    if place.is_cloud:
+        cause = f"Even {place.label}'s GPU ran out of memory in {where}{at}."
     return Diagnosis("out_of_memory", cause, fixes, facts)
 
 
@@ -138,51 +146,70 @@ def missing_model_files(error: ComfycineError) -> list[tuple[str, str | None]]:
     return files
 
 
-def _pack_fix(cls: str, packs: list[PackInfo]) -> Fix:
+def _pack_fix(cls: str, packs: list[PackInfo], place: Place) -> Fix:
+    if place.is_cloud:
+        # Nothing can be installed on Comfy Cloud: another node, or a machine that has it.
+        found = f" (it comes from {packs[0].title})" if packs else ""
+        return Fix(
+            f"{cls}{found} is not available on {place.label}, where nothing can be installed: "
+            "replace it in the workflow, or render on the local ComfyUI (--target local) once "
+            "it is installed there."
+        )
+    on = "" if place.kind == LOCAL else f" on {place.label}"
     if not packs:
         return Fix(
-            f"{cls}: no known pack provides it. Search for it in ComfyUI-Manager "
+            f"{cls}: no known pack provides it. Search for it in ComfyUI-Manager{on} "
             "(Custom Nodes Manager → search the class name), or check its spelling."
         )
     first = packs[0]
     others = f" (also in: {', '.join(p.title for p in packs[1:3])})" if len(packs) > 1 else ""
     command = first.install_command
     if command:
-        return Fix(f"{cls} comes from {first.title}{others}; install it, restart ComfyUI:", command)
+        return Fix(
+            f"{cls} comes from {first.title}{others}; install it{on}, restart ComfyUI:", command
+        )
     return Fix(
-        f"{cls} comes from {first.title}{others}: install it from ComfyUI-Manager "
+        f"{cls} comes from {first.title}{others}: install it from ComfyUI-Manager{on} "
         f"(Install via Git URL: {first.key}), then restart ComfyUI."
     )
 
 
-def _model_fix(name: str, folder: str | None, source: ModelSource | None) -> Fix:
+def _model_fix(name: str, folder: str | None, source: ModelSource | None, place: Place) -> Fix:
     folder = (source.folder if source and source.folder else None) or folder
-    place = f"models/{folder}" if folder else "the models folder it belongs to"
-    pinokio = f" (Pinokio: {PINOKIO_MODELS}\\{folder})" if folder else ""
+    if place.is_cloud:
+        return Fix(
+            f"{place.subject} has no {name}: pick a model it offers (the template's choices), "
+            "or render on the local ComfyUI (--target local) with the file there."
+        )
+    where = f"models/{folder}" if folder else "the models folder it belongs to"
+    pinokio = f" (Pinokio: {PINOKIO_MODELS}\\{folder})" if folder and place.kind == LOCAL else ""
     url = f" from {source.url}" if source and source.url else ""
-    return Fix(f"Download {name}{url} into {place} on the PC{pinokio}, then retry.")
+    return Fix(f"Download {name}{url} into {where} on {place.label}{pinokio}, then retry.")
 
 
 def _missing(error: ComfycineError, ctx: JobContext) -> Diagnosis:
     classes = missing_classes(error)
     files = missing_model_files(error)
-    fixes = [_pack_fix(cls, ctx.packs.get(cls, [])) for cls in classes]
-    fixes += [_model_fix(name, folder, ctx.models.get(name)) for name, folder in files]
-    if classes and not ctx.manager_checked and not all(ctx.packs.get(c) for c in classes):
+    place = place_of(ctx, error)
+    fixes = [_pack_fix(cls, ctx.packs.get(cls, []), place) for cls in classes]
+    fixes += [_model_fix(name, folder, ctx.models.get(name), place) for name, folder in files]
+    unexplained = not all(ctx.packs.get(c) for c in classes)
+    if classes and not ctx.manager_checked and unexplained and not place.is_cloud:
         ask = "Ask the server's ComfyUI-Manager which pack it is:"
-        fixes.append(Fix(ask, _debug_command(ctx)))
+        fixes.append(Fix(ask, debug_command(ctx)))
     if ctx.template:
         fixes.append(
             Fix("Check the template again:", f"comfycine workflow validate {ctx.template}")
         )
     if classes:
         code = "missing_custom_node"
-        cause = f"The server has no node {'class' if len(classes) == 1 else 'classes'} " + (
-            ", ".join(classes) + (f" (and {len(files)} missing model file(s))" if files else "")
+        cause = (
+            f"{_server_name(place)} has no node {'class' if len(classes) == 1 else 'classes'} "
+            + (", ".join(classes) + (f" (and {len(files)} missing model file(s))" if files else ""))
         )
     elif files:
         code = "missing_model"
-        cause = "The server lacks model file(s): " + ", ".join(name for name, _ in files)
+        cause = f"{_server_name(place)} lacks model file(s): " + ", ".join(n for n, _ in files)
     else:
         return _rejected(error, ctx)
     facts = {"classes": classes, "models": [name for name, _ in files]}
@@ -207,71 +234,6 @@ def _rejected(error: ComfycineError, ctx: JobContext) -> Diagnosis:
     return Diagnosis(code, error.message, fixes)
 
 
-# ---------------------------------------------------------------- node errors
-
-
-def _node_label(details: dict[str, Any]) -> str:
-    node, cls = details.get("node"), details.get("class_type")
-    if node and cls:
-        return f"node {node} ({cls})"
-    return f"node {node}" if node else "the workflow"
-
-
-def _node_exception(error: ComfycineError, ctx: JobContext) -> Diagnosis:
-    details = error.details
-    text = f"{details.get('exception_type', '')}: {details.get('exception_message', '')}"
-    where = _node_label(details)
-    if "mat1 and mat2 shapes" in text:
-        return Diagnosis(
-            "model_mismatch",
-            f"{where} got tensors of the wrong size: the text encoder (CLIP), VAE or LoRA "
-            "does not belong to this model.",
-            [
-                Fix(
-                    "Use the text encoder and VAE the model card names (see the template):",
-                    f"comfycine workflow show {ctx.template}" if ctx.template else None,
-                ),
-            ],
-        )
-    module = _NO_MODULE.search(text)
-    if module:
-        return Diagnosis(
-            "missing_python_package",
-            f"{where} needs the Python package {module.group(1)}, missing on the server.",
-            [
-                Fix(
-                    "Install it into ComfyUI's own Python on the PC (Pinokio: its terminal), "
-                    "then restart ComfyUI:",
-                    f"python -m pip install {module.group(1)}",
-                ),
-                Fix("Or reinstall the node pack from ComfyUI-Manager (it installs its needs)."),
-            ],
-        )
-    missing = _NO_FILE.search(text)
-    if missing or "FileNotFoundError" in text:
-        name = missing.group(1) if missing else "a file"
-        return Diagnosis(
-            "missing_file",
-            f"{where} could not open {name} on the server.",
-            [Fix(f"Put {name} where the node expects it on the PC, or pick another file.")],
-        )
-    if "no kernel image is available" in text or "sm_120" in text:
-        return Diagnosis(
-            "gpu_unsupported",
-            "The server's PyTorch was not built for this GPU (an RTX 5090 needs CUDA 12.8 builds).",
-            [Fix("Update ComfyUI in Pinokio (or install a cu128 PyTorch), then restart it.")],
-        )
-    fixes = [
-        Fix(
-            f"Check the inputs of {where} in ComfyUI; the full traceback:",
-            _debug_command(ctx, json=True),
-        )
-    ]
-    if ctx.template:
-        fixes.append(Fix("Validate the template:", f"comfycine workflow validate {ctx.template}"))
-    return Diagnosis("node_exception", error.message, fixes)
-
-
 # ----------------------------------------------------------------------- misc
 
 
@@ -285,13 +247,22 @@ def _job_state(error: ComfycineError, ctx: JobContext) -> Diagnosis:
         again = Fix("Wait for it again:", f"comfycine wait {job}")
         return Diagnosis(error.code, error.message, [again])
     fixes = [Fix("Render it again:", rerun)] if rerun else [Fix(error.hint)]
-    cause = {
-        "job_lost": "The server no longer knows the job: ComfyUI restarted while it was "
-        "queued or running.",
-        "job_interrupted": "The job was interrupted on the server (cancelled, or ComfyUI "
-        "was stopped).",
-    }.get(error.code, error.message)
-    return Diagnosis(error.code, cause, fixes)
+    place = place_of(ctx, error)
+    if place.is_cloud:
+        causes = {
+            "job_lost": f"{place.subject} no longer knows the job (lost on its side).",
+            "job_interrupted": f"The job was stopped on {place.label} (cancelled, or over the "
+            "plan's run-time limit).",
+        }
+    else:
+        server = "ComfyUI" if place.kind == LOCAL else f"ComfyUI on {place.label}"
+        causes = {
+            "job_lost": f"{server} no longer knows the job: it restarted while the job was "
+            "queued or running.",
+            "job_interrupted": f"The job was interrupted on {place.label} (cancelled, or "
+            "ComfyUI there was stopped).",
+        }
+    return Diagnosis(error.code, causes.get(error.code, error.message), fixes)
 
 
 def _output(error: ComfycineError, ctx: JobContext) -> Diagnosis:
@@ -322,20 +293,37 @@ def _usage(error: ComfycineError, ctx: JobContext) -> Diagnosis:
 
 
 def _server(error: ComfycineError, ctx: JobContext) -> Diagnosis:
-    return Diagnosis(
-        "server_error",
-        error.message,
-        [Fix("Look at the ComfyUI console on the PC for the cause."), DOCTOR],
-    )
+    place = place_of(ctx, error)
+    if is_auth_refusal(error) and not place.is_cloud:
+        return account(error, ctx)
+    job = ctx.job or error.details.get("job")
+    return Diagnosis("server_error", error.message, [place.logs(job), place.doctor()])
+
+
+def _cancel_ignored(error: ComfycineError, ctx: JobContext) -> Diagnosis:
+    """An interrupt (and POST /free) did not stop the node: restart where it runs."""
+    place = place_of(ctx, error)
+    if not place.known and error.hint:
+        fix = Fix(error.hint)  # the command's own words, when nobody said which machine
+    elif place.is_cloud:
+        fix = Fix(f"Cancel it from the job's page in Comfy Cloud ({CLOUD_URL}).")
+    elif place.kind == LOCAL:
+        fix = Fix("Restart ComfyUI on the PC (Pinokio: Stop, then Start); the job ends with it.")
+    else:
+        fix = Fix(f"Restart ComfyUI on {place.label}; the job ends with it.")
+    return Diagnosis(error.code, error.message, [fix])
 
 
 def _generic(error: ComfycineError, ctx: JobContext) -> Diagnosis:
-    return Diagnosis(error.code, error.message, [Fix(error.hint)] if error.hint else [DOCTOR])
+    fixes = [Fix(error.hint)] if error.hint else [place_of(ctx, error).doctor()]
+    return Diagnosis(error.code, error.message, fixes)
 
 
-def _debug_command(ctx: JobContext, *, json: bool = False) -> str:
-    job = ctx.job[:8] if ctx.job else "last"
-    return f"comfycine debug {job}" + (" --json" if json else "")
+def _server_name(place: Place) -> str:
+    """The server as a sentence's subject: ``The PC``, ``Comfy Cloud``, ``studio (URL)``."""
+    if not place.known and not place.is_cloud:
+        return "The server"
+    return place.subject
 
 
 _RULES: dict[str, Callable[[ComfycineError, JobContext], Diagnosis]] = {
@@ -345,7 +333,7 @@ _RULES: dict[str, Callable[[ComfycineError, JobContext], Diagnosis]] = {
     "missing_model": _missing,
     "validation_failed": _rejected,
     "target_unreachable": unreachable,
-    "node_exception": _node_exception,
+    "node_exception": node_exception,
     "job_lost": _job_state,
     "job_interrupted": _job_state,
     "download_failed": _job_state,
@@ -353,4 +341,5 @@ _RULES: dict[str, Callable[[ComfycineError, JobContext], Diagnosis]] = {
     "output_not_writable": _output,
     "still_running": _job_state,
     "server_error": _server,
+    "cancel_ignored": _cancel_ignored,
 }

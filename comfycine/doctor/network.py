@@ -187,12 +187,15 @@ async def check_tcp(url: str, addresses: list[str], port: int, timeout: float) -
 async def check_http(target: Target, timeout: float) -> tuple[Check, ProbeResult]:
     """The ``http`` rung: ``/system_stats`` answers as ComfyUI (the probe's verdict)."""
     key = target.api_key if target.is_cloud else None
-    result = await probe(target.url, timeout=timeout, api_key=key)
+    result = await probe(
+        target.url, timeout=timeout, api_key=key, auth=target.auth, target=target.name
+    )
     if result.ok:
         return Check("http", OK, result.detail), result
     if result.state == "auth":
+        code = "cloud_auth" if target.is_cloud else "target_auth"
         check = failed(
-            "http", result.detail, result.hint, exit_code=ExitCode.CLOUD_ACCOUNT, code="cloud_auth"
+            "http", result.detail, result.hint, exit_code=ExitCode.CLOUD_ACCOUNT, code=code
         )
         return check, result
     return failed("http", f"{result.state}: {result.detail}", result.hint), result
@@ -206,6 +209,7 @@ async def check_websocket(client: ComfyClient, timeout: float) -> Check:
         open_timeout=timeout,
         query=client.ws_query(),
         headers=client.ws_headers(),
+        auth_error=client.auth_error,
     )
     started = time.monotonic()
     try:

@@ -18,9 +18,8 @@ from typing import Any
 from ..envnames import ENV_DOTENV
 from ..errors import ComfycineError, ExitCode, TemplateInvalid
 from ..settings import Settings, find_dotenv
-from ..targets import Target
+from ..targets import Target, auth_warnings
 from ..transport import ComfyClient
-from ..transport.probe import probe
 from ..urls import shown_url
 from .checks import FAIL, OK, SKIP, WARN, Check, failed, skipped
 
@@ -33,7 +32,27 @@ _LISTED = 3  # not-ready templates spelled out in the value; all are in details
 
 
 def check_config(settings: Settings, target: Target, env: Mapping[str, str]) -> Check:
-    """The ``config`` rung: where the settings came from, and what looks unset or wrong."""
+    """The ``config`` rung: where the settings came from, and what looks unset or wrong.
+
+    The target's credentials are named (never their value); credential variables that
+    match no target, and credentials that would travel in clear, are warnings.
+    """
+    check = _settings_check(settings, target, env)
+    value = check.value
+    if target.auth is not None:
+        value += f"; sends {target.auth.describe()}"
+    notes = auth_warnings(settings)
+    if not notes:
+        return Check("config", check.status, value, check.fix)
+    fix = (
+        "Rename or remove a variable that names no target; reach a remote target over "
+        "https or Tailscale (comfycine targets lists them all)."
+    )
+    fixes = [check.fix] if check.status == WARN else []
+    return Check("config", WARN, "; ".join([value, *notes]), " ".join([*fixes, fix]))
+
+
+def _settings_check(settings: Settings, target: Target, env: Mapping[str, str]) -> Check:
     dotenv = find_dotenv(env)
     source = settings.sources.get("comfyui_url", "default")
     parts = [
@@ -113,24 +132,34 @@ def _templates_check(rows: list[dict[str, Any]], source: str) -> Check:
 
 
 async def check_cloud(settings: Settings, timeout: float) -> Check:
-    """The ``cloud`` rung: with a key configured, one authenticated call proves it works."""
+    """The ``cloud`` rung: with a key configured, v2 (jobs) and v1 (catalog) both asked.
+
+    Says which API serves each part: Comfy API v2 for jobs, v1 for the node catalog,
+    model lists and this probe (v2 has none of those).
+    """
     if settings.cloud_api_key is None or not settings.cloud_api_key.get_secret_value():
         fix = "Optional: set COMFY_CLOUD_API_KEY (platform.comfy.org) to use Comfy Cloud."
         return Check("cloud", SKIP, "no COMFY_CLOUD_API_KEY", fix)
-    key = settings.cloud_api_key.get_secret_value()
-    result = await probe(settings.cloud_url, timeout=timeout, api_key=key)
-    if result.ok:
-        return Check("cloud", OK, f"{result.url}: key accepted; {result.detail}")
-    if result.state == "auth":
+    from ..targetcheck import check_target
+    from ..targets import CLOUD, named_targets
+
+    row = await check_target(named_targets(settings)[CLOUD], timeout=timeout)
+    api = dict(row.get("api") or {})
+    details = {"api": api, "v2": row.get("v2")}
+    uses = "; ".join(f"{part}: {how}" for part, how in api.items())
+    if row["ok"]:
+        value = f"{row['url']}: key accepted; {row['detail']}. Uses {uses}"
+        return Check("cloud", OK, value, details=details)
+    if row["state"] == "auth":
         return failed(
             "cloud",
-            result.detail,
-            result.hint,
+            str(row["detail"]),
+            str(row.get("hint") or ""),
             exit_code=ExitCode.CLOUD_ACCOUNT,
             code="cloud_auth",
         )
-    value = f"could not check the key at {result.url}: {result.state}: {result.detail}"
-    return Check("cloud", WARN, value, result.hint)
+    value = f"could not check the key at {row['url']}: {row['state']}: {row['detail']}"
+    return Check("cloud", WARN, value, str(row.get("hint") or ""), details=details)
 
 
 def check_notify(settings: Settings) -> Check:

@@ -1,9 +1,16 @@
-"""Comfy Cloud (the v1 ComfyUI-compatible API) as a second target, behind ComfyClient.
+"""Comfy Cloud as a target: Comfy API v2 for jobs, the v1 API where v2 has nothing.
 
-:class:`CloudClient` speaks to ``https://cloud.comfy.org``-style servers: every call is
-under ``/api/...`` and carries ``X-API-Key``. It keeps the :class:`ComfyClient`
-interface so the job runner drives it unchanged. Differences from a local ComfyUI that
-callers should know (PROTOCOL.md §5):
+Comfy-Org calls the v1 Cloud API (the ComfyUI-compatible ``/api/prompt``, ``/api/view``,
+``/ws``, ``X-API-Key``) deprecated in favour of Comfy API v2 (COMFY-API-V2.md). So
+:class:`CloudClient` runs jobs over v2 (:class:`~.v2.V2Client`, ``Authorization:
+Bearer``): idempotent submission, the job's own answer as the authority, its event
+stream, per-job cancel, assets uploaded once, outputs through their signed links. v2 has
+no node catalog, model list, queue view or account probe: those stay on v1. When v2
+answers 404/501 for jobs (a deployment without it) the job runs over v1, without the two
+v1 routes marked for removal (``/api/job/{id}/status``, ``/api/history_v2``).
+``COMFYCINE_CLOUD_API`` (``auto``, ``v2``, ``v1``) forces one.
+
+Differences from a local ComfyUI on v1 that callers should know (PROTOCOL.md §5):
 
 * ``POST /api/prompt`` may ignore our ``prompt_id``: use the one it answers.
 * ``POST /api/interrupt`` stops **all** running jobs of the account, not one.
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,12 +35,22 @@ from typing import Any
 
 import httpx
 
-from ..errors import CloudAccountError, DownloadFailed, ServerError, UsageError
+from ..errors import (
+    CloudAccountError,
+    ComfycineError,
+    DownloadFailed,
+    NoCatalog,
+    ServerError,
+    UsageError,
+)
 from ..sanitize import clean_text, one_line, redact
 from ..settings import DEFAULT_CLOUD_URL
+from .auth import TargetAuth
 from .failures import map_http_errors, validation_error
-from .local import CONNECT_TIMEOUT, READ_TIMEOUT, ComfyClient, prompt_body
-from .records import HistoryEntry, OutputRef, parse_history_entry, parse_outputs
+from .local import CONNECT_TIMEOUT, READ_TIMEOUT, ComfyClient, EventSource, prompt_body
+from .records import HistoryEntry, JobSighting, OutputRef, parse_outputs
+from .v2 import V2Client
+from .v2answers import NotServed
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +68,7 @@ PLAN_REFUSALS = frozenset(
 )
 # Real backpressure: the job was not queued, sending it again later is safe.
 QUEUE_FULL = frozenset({"QUEUE_LIMIT", "FREE_TIER_UNAVAILABLE"})
+CLOUD_APIS = ("auto", "v2", "v1")
 SUBMIT_TRIES = 3
 MAX_RETRY_WAIT = 30.0
 DEFAULT_RETRY_WAIT = 5.0
@@ -194,18 +213,23 @@ def _without_inputs(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class CloudClient(ComfyClient):
-    """Async client for Comfy Cloud's ComfyUI-compatible API (``/api/...`` + ``X-API-Key``).
+    """Async client for Comfy Cloud: jobs over Comfy API v2, the rest over v1.
 
     Account refusals on any call raise :class:`CloudAccountError` with code
-    ``cloud_auth`` (401/403), ``cloud_credits`` (402), ``cloud_plan`` (429 plan refusal)
-    or ``cloud_queue_full`` (429 backpressure, after the retries of :meth:`submit`).
+    ``cloud_auth`` (401/403), ``cloud_credits`` (402), ``cloud_plan`` (v1 429 plan
+    refusal), ``cloud_queue_full`` (429 backpressure, after waiting it out a while) or
+    ``cloud_rate_limited``. ``api``: ``auto`` (v2 for jobs, v1 when v2 is not served),
+    ``v2`` or ``v1`` only.
     """
+
+    server_minted_ids = True
 
     def __init__(
         self,
         base_url: str = DEFAULT_CLOUD_URL,
         *,
         api_key: str,
+        api: str = "auto",
         transport: httpx.AsyncBaseTransport | None = None,
         storage_transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -218,6 +242,12 @@ class CloudClient(ComfyClient):
                 code="cloud_auth",
                 hint="Create a key at platform.comfy.org and set it in the settings.",
             )
+        if api not in CLOUD_APIS:
+            raise UsageError(
+                f"Unknown Comfy Cloud API {api!r}: use auto, v2 or v1.",
+                code="invalid_setting",
+                hint="Fix COMFYCINE_CLOUD_API (auto, v2 or v1).",
+            )
         super().__init__(
             base_url,
             transport=transport,
@@ -229,17 +259,61 @@ class CloudClient(ComfyClient):
         self._storage_transport = storage_transport if storage_transport else transport
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._sleep = sleep
+        self.api = api
+        self.v2 = V2Client(
+            base_url,
+            auth=TargetAuth.bearer(api_key, "COMFY_CLOUD_API_KEY"),
+            cloud=True,
+            target="cloud",
+            label="Comfy Cloud",
+            transport=transport,
+            storage_transport=self._storage_transport,
+            sleep=sleep,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+        # Whether v2 serves jobs here (None: not known yet); jobs known to be on v1.
+        self._v2_served: bool | None = None if api == "auto" else api == "v2"
+        self._v1_jobs: set[str] = set()
 
     def __repr__(self) -> str:
         return f"CloudClient({self.base_url!r})"
 
+    def auth_error(self, status: int) -> ComfycineError | None:
+        """None: refusals of the key are read from the answer (:meth:`_account_error`)."""
+        return None
+
+    async def aclose(self) -> None:
+        """Close both connection pools."""
+        await self.v2.aclose()
+        await super().aclose()
+
     def ws_query(self) -> dict[str, str]:
-        """Extra WebSocket query (``token``) for ``EventStream(query=...)``.
+        """Extra WebSocket query (``token``) for ``EventStream(query=...)`` (v1 jobs).
 
         Cloud ignores ``clientId`` and sends every message of the account on each socket:
         filter events by ``prompt_id``.
         """
         return {"token": self._api_key}
+
+    def api_parts(self) -> dict[str, str]:
+        """Which API serves each part of the work (``targets``, ``doctor``)."""
+        jobs = {
+            "auto": "Comfy API v2 (v1 where v2 is not served)",
+            "v2": "Comfy API v2",
+            "v1": "v1 (deprecated; COMFYCINE_CLOUD_API=v1)",
+        }[self.api]
+        if self.api == "auto" and self._v2_served is False:
+            jobs = "v1 (this server does not serve Comfy API v2 jobs)"
+        return {
+            "jobs": jobs,
+            "events": "v1 WebSocket"
+            if self.api == "v1"
+            else "Comfy API v2 event stream, polling where not served",
+            "nodes": "v1 /api/object_info (v2 has no node catalog)",
+            "models": "v1 /api/experiment/models",
+            "probe": "v1 /api/system_stats and /api/user",
+        }
 
     # ------------------------------------------------------------------ plumbing
 
@@ -295,6 +369,7 @@ class CloudClient(ComfyClient):
                 "status": response.status_code,
                 "path": response.request.url.path,
                 "body": said,
+                "cloud": True,
             },
         )
 
@@ -327,7 +402,10 @@ class CloudClient(ComfyClient):
                 details={"status": response.status_code, "path": response.request.url.path},
             ) from None
 
-    # ------------------------------------------------------------------ the API
+    # ------------------------------------------------------------------ jobs
+
+    def _on_v1(self, job_id: str) -> bool:
+        return self._v2_served is False or job_id in self._v1_jobs
 
     async def submit(
         self,
@@ -337,7 +415,243 @@ class CloudClient(ComfyClient):
         client_id: str,
         extra_data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """``POST /api/prompt``; the answer's ``prompt_id`` is the one to follow.
+        """Submit over v2 (``Idempotency-Key``: ``prompt_id``), or v1 where v2 is not served.
+
+        The answer's ``prompt_id`` is the server's job id: follow that one. Raises
+        :class:`~.v2answers.IdempotencyKeyReused` when an earlier try's answer was lost.
+        """
+        if self._v2_served is not False:
+            try:
+                answer = await self.v2.submit(
+                    graph, prompt_id=prompt_id, client_id=client_id, extra_data=extra_data
+                )
+            except NotServed as exc:
+                self._not_on_v2(exc)
+            except CloudAccountError as exc:
+                raise await self._v2_key_check(exc) from None
+            else:
+                self._v2_served = True
+                return answer
+        answer = await self._submit_v1(
+            graph, prompt_id=prompt_id, client_id=client_id, extra_data=extra_data
+        )
+        self._v1_jobs.add(str(answer["prompt_id"]))
+        return answer
+
+    def _not_on_v2(self, exc: NotServed) -> None:
+        if self.api == "v2":
+            raise ServerError(
+                f"Comfy Cloud at {self.base_url} does not serve Comfy API v2 jobs "
+                f"(HTTP {exc.status}), and COMFYCINE_CLOUD_API=v2 forbids v1.",
+                code="not_comfy_api_v2",
+                hint="Set COMFYCINE_CLOUD_API=auto (v1 where v2 is missing), or check "
+                "COMFY_CLOUD_URL.",
+                details={"status": exc.status},
+            )
+        logger.info("Comfy Cloud does not serve v2 jobs (HTTP %s): using v1", exc.status)
+        self._v2_served = False
+
+    async def _v2_key_check(self, error: CloudAccountError) -> CloudAccountError:
+        """A key refused by v2: say so plainly when v1 takes the same key."""
+        if error.code != "cloud_auth" or self.api == "v2":
+            return error
+        try:
+            response = await self._send("GET", "/api/user")
+        except ComfycineError:
+            return error
+        if response.status_code != 200:
+            return error
+        return CloudAccountError(
+            "Comfy Cloud's API v2 refused the key that its v1 API accepts; nothing was submitted.",
+            code="cloud_auth",
+            hint="Create a new key at platform.comfy.org, or use the deprecated v1 API "
+            "meanwhile: COMFYCINE_CLOUD_API=v1",
+            details={**error.details, "v1_accepts_key": True},
+        )
+
+    async def locate(self, prompt_id: str) -> JobSighting:
+        """Where the job is: its v2 answer, else v1's ``/api/jobs/{id}``."""
+        if not self._on_v1(prompt_id):
+            try:
+                return await self.v2.locate(prompt_id)
+            except NotServed:
+                self._v1_jobs.add(prompt_id)
+        return await self._locate_v1(prompt_id)
+
+    async def history(self, prompt_id: str) -> HistoryEntry | None:
+        """The finished job, or None while in flight or unknown."""
+        sighting = await self.locate(prompt_id)
+        return sighting.history
+
+    async def _v1_job(self, prompt_id: str) -> dict[str, Any] | None:
+        response = await self._request("GET", f"/api/jobs/{prompt_id}")
+        if response.status_code == 404:
+            return None
+        data = self._json_of(response)
+        return data if isinstance(data, dict) else None
+
+    async def _locate_v1(self, prompt_id: str) -> JobSighting:
+        """v1 ``/api/jobs/{id}`` (friendly statuses); nothing marked for removal."""
+        job = await self._v1_job(prompt_id)
+        if job is None:
+            return JobSighting("absent")
+        status = str(job.get("status") or "").lower()
+        if is_terminal_status(status):
+            return JobSighting("finished", history=_job_to_history(prompt_id, job))
+        if status in {"pending", "queued", "pending_execution", "queued_limited"}:
+            return JobSighting("queued")
+        if status in {"in_progress", "executing", "running"}:
+            return JobSighting("running", 0)
+        return JobSighting("going")
+
+    async def job_in_flight(self, prompt_id: str) -> bool | None:
+        """Whether the job is still going (from :meth:`locate`)."""
+        sighting = await self.locate(prompt_id)
+        return sighting.state not in {"finished", "absent"}
+
+    async def reachable(self) -> None:
+        """Server and key usable: an authenticated v2 look (v1's queue when on v1)."""
+        if self._v2_served is not False:
+            try:
+                await self.v2.get_job(str(uuid.uuid4()))
+                return
+            except NotServed as exc:
+                self._not_on_v2(exc)
+            except CloudAccountError as exc:
+                raise await self._v2_key_check(exc) from None
+        await self.queue()
+
+    async def cancel(self, prompt_id: str, *, running: bool) -> None:
+        """Cancel this job only (v2); on v1, interrupt (every job!) or unqueue."""
+        if not self._on_v1(prompt_id):
+            try:
+                await self.v2.cancel(prompt_id, running=running)
+                return
+            except NotServed:
+                self._v1_jobs.add(prompt_id)
+        await super().cancel(prompt_id, running=running)
+
+    async def interrupt(self, prompt_id: str | None = None) -> None:
+        """Stop a job: v2 cancels this one; v1's ``/api/interrupt`` stops **every** job.
+
+        On v1 the id is sent but Cloud's API takes none; to stop one job only, it must
+        be the only one running (pending jobs are removed with :meth:`delete_pending`).
+        """
+        if prompt_id is not None and not self._on_v1(prompt_id):
+            await self.cancel(prompt_id, running=True)
+            return
+        await super().interrupt(prompt_id)
+
+    async def delete_pending(self, prompt_ids: list[str]) -> None:
+        """Take queued jobs out: v2 cancels each, v1 deletes them from the queue."""
+        on_v1 = [p for p in prompt_ids if self._on_v1(p)]
+        for prompt_id in prompt_ids:
+            if prompt_id not in on_v1:
+                await self.cancel(prompt_id, running=False)
+        if on_v1:
+            await super().delete_pending(on_v1)
+
+    def event_source(self, client_id: str, job_id: str | None) -> EventSource | None:
+        """v2 jobs: their own event stream; v1 jobs: the account's WebSocket."""
+        if job_id is None:
+            return None  # which API takes the job is known once it is submitted
+        if self._on_v1(job_id):
+            return super().event_source(client_id, job_id)
+        return self.v2.event_source(client_id, job_id)
+
+    async def find_submission(self, graph: dict[str, Any], since: float) -> str | None:
+        """A lost v2 submission, if the server lists jobs (Cloud answers 501: None)."""
+        return await self.v2.find_submission(graph, since)
+
+    async def free_memory(self, *, unload_models: bool = True) -> None:
+        """Comfy Cloud manages its GPUs itself: there is nothing to free."""
+        raise UsageError(
+            "Comfy Cloud frees its GPU memory itself; /free is for your own ComfyUI.",
+            hint="Free the PC's memory with: comfycine free --target local",
+            code="not_on_cloud",
+        )
+
+    # ------------------------------------------------------------------ v1 only
+
+    async def object_info(self, node_class: str | None = None) -> dict[str, Any]:
+        """v1 ``/api/object_info``; one class is picked from the full answer if need be.
+
+        ``/api/object_info/{class}`` is not in Cloud's spec, so a 404 there falls back.
+        A key that v1 refuses (while v2 may take it) skips the checks: :class:`NoCatalog`.
+        """
+        try:
+            if node_class is not None:
+                response = await self._request("GET", f"/api/object_info/{node_class}")
+                if response.status_code != 404:
+                    data = self._json_of(response)
+                    return data if isinstance(data, dict) else {}
+            data = self._json_of(await self._request("GET", "/api/object_info"))
+        except CloudAccountError as exc:
+            if exc.code != "cloud_auth" or self.api == "v1":
+                raise
+            raise NoCatalog(
+                "Comfy Cloud's v1 API (its node catalog) refused the key: the graph is not "
+                "checked before it is sent.",
+                hint="Check the key at platform.comfy.org; jobs still go through API v2.",
+                details={"v1_refuses_key": True},
+            ) from None
+        if not isinstance(data, dict):
+            return {}
+        if node_class is None:
+            return data
+        return {node_class: data[node_class]} if node_class in data else {}
+
+    async def model_folders(self) -> list[str]:
+        """Model folder names from ``/api/experiment/models`` (``[{name, folders}]``)."""
+        response = await self._request("GET", "/api/experiment/models")
+        if response.status_code == 404:
+            return []
+        data = self._json_of(response)
+        items = data if isinstance(data, list) else []
+        return [str(i["name"]) for i in items if isinstance(i, dict) and "name" in i]
+
+    async def models_in(self, folder: str) -> list[str] | None:
+        """Model files of one folder (``[{name, pathIndex}]``), None when it does not exist."""
+        response = await self._request("GET", f"/api/experiment/models/{folder}")
+        if response.status_code == 404:
+            return None
+        data = self._json_of(response)
+        items = data if isinstance(data, list) else []
+        return [str(i["name"]) for i in items if isinstance(i, dict) and "name" in i]
+
+    async def upload_image(
+        self, path: Path, *, subfolder: str = "", overwrite: bool = False
+    ) -> dict[str, str]:
+        """An input for a job: a v2 asset (uploaded once), or v1's ``/api/upload/image``."""
+        if self._v2_served is not False:
+            try:
+                return await self.v2.upload_image(path, subfolder=subfolder)
+            except NotServed as exc:
+                self._not_on_v2(exc)
+        check_upload(path)
+        return await super().upload_image(path, subfolder=subfolder, overwrite=overwrite)
+
+    @asynccontextmanager
+    async def stream_output(
+        self, ref: OutputRef, *, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """Stream one output: a v2 output from its signed link, a v1 one via ``/api/view``."""
+        if ref.asset_id or ref.url:
+            async with self.v2.stream_output(ref, headers=headers) as response:
+                yield response
+            return
+        async with self._stream_v1(ref, headers=headers) as response:
+            yield response
+
+    async def _submit_v1(
+        self,
+        graph: dict[str, Any],
+        *,
+        prompt_id: str,
+        client_id: str,
+        extra_data: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """v1 ``POST /api/prompt``; the answer's ``prompt_id`` is the one to follow.
 
         A full queue (429 QUEUE_LIMIT / FREE_TIER_UNAVAILABLE) is retried after
         ``Retry-After`` (at most :data:`SUBMIT_TRIES` tries, each wait capped at
@@ -368,98 +682,8 @@ class CloudClient(ComfyClient):
             logger.info("Comfy Cloud assigned prompt_id %s", data["prompt_id"])
         return data
 
-    async def job_status(self, prompt_id: str) -> str:
-        """The raw state from ``/api/job/{id}/status`` (see :func:`is_terminal_status`)."""
-        response = await self._request("GET", f"/api/job/{prompt_id}/status")
-        data = self._json_of(response)
-        if not isinstance(data, dict) or not isinstance(data.get("status"), str):
-            raise ServerError(f"/api/job/{prompt_id}/status answered without a status.")
-        return str(data["status"])
-
-    async def job_in_flight(self, prompt_id: str) -> bool | None:
-        """The lightweight status poll: anything not known as terminal is still going."""
-        return not is_terminal_status(await self.job_status(prompt_id))
-
-    async def history(self, prompt_id: str) -> HistoryEntry | None:
-        """The finished job from ``/api/jobs/{id}``, or None while in flight or unknown.
-
-        Falls back to the deprecated ``/api/history_v2/{id}`` when the jobs route
-        answers 404 (older deployments, or a job not yet indexed there).
-        """
-        response = await self._request("GET", f"/api/jobs/{prompt_id}")
-        if response.status_code != 404:
-            data = self._json_of(response)
-            return _job_to_history(prompt_id, data) if isinstance(data, dict) else None
-        response = await self._request("GET", f"/api/history_v2/{prompt_id}")
-        if response.status_code == 404:
-            return None
-        data = self._json_of(response)
-        entry = data.get(prompt_id) if isinstance(data, dict) else None
-        if not isinstance(entry, dict):
-            return None
-        history = parse_history_entry(prompt_id, entry)
-        return history if history.completed or history.status else None
-
-    async def interrupt(self, prompt_id: str | None = None) -> None:
-        """``POST /api/interrupt``: Cloud stops **every** running job of the account.
-
-        The id is sent but Cloud's API takes none; to stop one job only, it must be
-        the only one running (pending jobs are removed with :meth:`delete_pending`).
-        """
-        await super().interrupt(prompt_id)
-
-    async def free_memory(self, *, unload_models: bool = True) -> None:
-        """Comfy Cloud manages its GPUs itself: there is nothing to free."""
-        raise UsageError(
-            "Comfy Cloud frees its GPU memory itself; /free is for your own ComfyUI.",
-            hint="Free the PC's memory with: comfycine free --target local",
-            code="not_on_cloud",
-        )
-
-    async def object_info(self, node_class: str | None = None) -> dict[str, Any]:
-        """``/api/object_info``; one class is picked from the full answer if need be.
-
-        ``/api/object_info/{class}`` is not in Cloud's spec, so a 404 there falls back.
-        """
-        if node_class is not None:
-            response = await self._request("GET", f"/api/object_info/{node_class}")
-            if response.status_code != 404:
-                data = self._json_of(response)
-                return data if isinstance(data, dict) else {}
-        data = self._json_of(await self._request("GET", "/api/object_info"))
-        if not isinstance(data, dict):
-            return {}
-        if node_class is None:
-            return data
-        return {node_class: data[node_class]} if node_class in data else {}
-
-    async def model_folders(self) -> list[str]:
-        """Model folder names from ``/api/experiment/models`` (``[{name, folders}]``)."""
-        response = await self._request("GET", "/api/experiment/models")
-        if response.status_code == 404:
-            return []
-        data = self._json_of(response)
-        items = data if isinstance(data, list) else []
-        return [str(i["name"]) for i in items if isinstance(i, dict) and "name" in i]
-
-    async def models_in(self, folder: str) -> list[str] | None:
-        """Model files of one folder (``[{name, pathIndex}]``), None when it does not exist."""
-        response = await self._request("GET", f"/api/experiment/models/{folder}")
-        if response.status_code == 404:
-            return None
-        data = self._json_of(response)
-        items = data if isinstance(data, list) else []
-        return [str(i["name"]) for i in items if isinstance(i, dict) and "name" in i]
-
-    async def upload_image(
-        self, path: Path, *, subfolder: str = "", overwrite: bool = False
-    ) -> dict[str, str]:
-        """Check Cloud's upload limits locally, then ``POST /api/upload/image``."""
-        check_upload(path)
-        return await super().upload_image(path, subfolder=subfolder, overwrite=overwrite)
-
     @asynccontextmanager
-    async def stream_output(
+    async def _stream_v1(
         self, ref: OutputRef, *, headers: dict[str, str] | None = None
     ) -> AsyncIterator[httpx.Response]:
         """Stream one output: ``/api/view`` answers 302 to signed storage, fetched keyless.

@@ -11,13 +11,13 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from ..errors import ComfycineError, ServerError, SocketRefused
 from ..sanitize import redact
@@ -43,13 +43,33 @@ def ws_url(base_url: str, client_id: str, extra: dict[str, str] | None = None) -
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", query, ""))
 
 
+AuthError = Callable[[int], ComfycineError | None]
+
+
+def _refused_auth(exc: InvalidStatus, auth_error: AuthError | None) -> ComfycineError | None:
+    """The error for a handshake answered 401 (or 403 with a challenge), if any."""
+    response = exc.response
+    status = response.status_code
+    challenged = status == 401 or (status == 403 and "WWW-Authenticate" in response.headers)
+    return auth_error(status) if challenged and auth_error is not None else None
+
+
 @contextmanager
-def map_ws_errors(base_url: str) -> Iterator[None]:
-    """Translate socket-opening failures into comfycine errors."""
+def map_ws_errors(base_url: str, auth_error: AuthError | None = None) -> Iterator[None]:
+    """Translate socket-opening failures into comfycine errors.
+
+    A handshake refusing the credentials is ``auth_error(status)`` (the client's
+    :meth:`~comfycine.transport.local.ComfyClient.auth_error`) when it gives one.
+    """
     try:
         yield
     except ComfycineError:
         raise
+    except InvalidStatus as exc:
+        refused = _refused_auth(exc, auth_error)
+        if refused is not None:
+            raise refused from exc
+        raise _socket_refused(base_url, exc) from exc
     except socket.gaierror as exc:
         raise unreachable_error(base_url, "dns") from exc
     except ConnectionRefusedError as exc:
@@ -60,21 +80,27 @@ def map_ws_errors(base_url: str) -> Iterator[None]:
         text = redact(str(exc))
         raise ServerError(f"{base_url} has no usable WebSocket address: {text}.") from exc
     except InvalidHandshake as exc:
-        # A proxy that passes plain HTTP but not the upgrade, or not a ComfyUI at all.
-        # The socket URL may carry a token (Comfy Cloud): never echo it.
-        raise SocketRefused(
-            f"{base_url} refused the WebSocket at /ws ({redact(str(exc))}).",
-            details={"url": base_url, "reason": "websocket_refused"},
-        ) from exc
+        raise _socket_refused(base_url, exc) from exc
     except OSError as exc:
         raise unreachable_error(base_url, "connect") from exc
+
+
+def _socket_refused(base_url: str, exc: InvalidHandshake) -> SocketRefused:
+    # A proxy that passes plain HTTP but not the upgrade, or not a ComfyUI at all.
+    # The socket URL may carry a token (Comfy Cloud): never echo it.
+    return SocketRefused(
+        f"{base_url} refused the WebSocket at /ws ({redact(str(exc))}).",
+        details={"url": base_url, "reason": "websocket_refused"},
+    )
 
 
 class EventStream:
     """One WebSocket to ``/ws?clientId=…``, yielding parsed events.
 
-    ``headers`` go with the handshake (``ComfyClient.ws_headers()``: basic auth); a
-    ``user:password@`` left in ``base_url`` is sent as basic auth too, never shown.
+    ``headers`` go with the handshake (``ComfyClient.ws_headers()``: the target's
+    credentials); a ``user:password@`` left in ``base_url`` is sent as basic auth too,
+    never shown. ``auth_error`` (``ComfyClient.auth_error``) makes the error for a
+    handshake refusing them (401); without it, that is a :class:`SocketRefused`.
     """
 
     def __init__(
@@ -86,6 +112,7 @@ class EventStream:
         open_timeout: float = OPEN_TIMEOUT,
         query: dict[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        auth_error: AuthError | None = None,
     ) -> None:
         creds = credentials(base_url)
         self._headers = dict(headers or {})
@@ -96,6 +123,7 @@ class EventStream:
         self.preview_metadata = preview_metadata
         self.open_timeout = open_timeout
         self._query = query
+        self._auth_error = auth_error
         self._socket: ClientConnection | None = None
         self.reconnects = 0
 
@@ -107,7 +135,7 @@ class EventStream:
     async def connect(self) -> Status | None:
         """Open the socket, negotiate preview metadata, and return the first status."""
         url = ws_url(self.base_url, self.client_id, self._query)
-        with map_ws_errors(self.base_url):
+        with map_ws_errors(self.base_url, self._auth_error):
             # max_size=None: executed/progress_state payloads and previews can pass 1 MiB.
             # No proxy for ws:// (LAN / tailnet), as for plain-http requests.
             proxy: Any = True if url.startswith("wss://") else None

@@ -16,9 +16,17 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..errors import ComfycineError, ServerError, TargetUnreachable, ValidationFailed
+from ..envnames import ENV_TARGET_PREFIX, target_auth_env_names
+from ..errors import (
+    ComfycineError,
+    ServerError,
+    TargetAuthError,
+    TargetUnreachable,
+    ValidationFailed,
+)
 from ..sanitize import clean_text, one_line
-from ..urls import shown_url
+from ..urls import bare_url, shown_url
+from .auth import TargetAuth
 
 
 def unreachable_reason(exc: httpx.TransportError) -> str:
@@ -92,9 +100,93 @@ def map_http_errors(url: str) -> Iterator[None]:
 BODY_LIMIT = 4000
 
 
+def is_auth_refusal(response: httpx.Response) -> bool:
+    """Whether ``response`` refuses the credentials: a 401, or a 403 with a challenge.
+
+    A 403 without ``WWW-Authenticate`` refuses a resource, not the caller: not this.
+    """
+    status = response.status_code
+    return status == 401 or (status == 403 and "www-authenticate" in response.headers)
+
+
+_SENT_TEXT = {"bearer": "a bearer token", "basic": "a user and password"}
+
+
+def target_auth_error(
+    url: str,
+    status: int,
+    *,
+    target: str | None = None,
+    auth: TargetAuth | None = None,
+    sent: str | None = None,
+) -> TargetAuthError:
+    """The exit-7 error for a non-cloud server refusing its credentials.
+
+    ``auth`` is what was sent (its ``source`` names the setting); without it, ``sent``
+    says which scheme went (``bearer``/``basic``, from the request) or None. The message
+    names the target, its URL (password masked) and what was sent; the hint the exact
+    variables to set or fix. No secret value is ever part of it.
+    """
+    shown = shown_url(bare_url(url))
+    scheme = auth.scheme if auth is not None else sent
+    token, user, password = target_auth_env_names(target or "NAME")
+    who = f"Target {target} at {shown}" if target else f"The ComfyUI server at {shown}"
+    if auth is not None and auth.source:
+        what = f"{auth.kind_text} from {auth.source}"
+    elif scheme is not None:
+        what = _SENT_TEXT.get(scheme, "an Authorization header")
+    else:
+        what = ""
+    if what:
+        message = f"{who} refused the credentials (HTTP {status}): {what} was sent."
+    else:
+        message = f"{who} asks for credentials (HTTP {status}) and none are configured."
+    from_settings = auth is not None and auth.source.startswith(ENV_TARGET_PREFIX)
+    if from_settings and auth is not None and auth.scheme == "bearer":
+        names, fix = [token], f"Fix {token} (the server refused that token)"
+    elif from_settings:
+        names, fix = [user, password], f"Fix {user} and {password}"
+    elif scheme == "basic":
+        names = [user, password]
+        fix = f"Fix the user:password in the URL, or set {user} and {password}"
+    else:
+        names = [token, user, password]
+        fix = f"Set {token} (a bearer token), or {user} and {password} (basic auth)"
+    return TargetAuthError(
+        message,
+        hint=f"{fix} in the environment or .env, then check with: comfycine targets",
+        details={
+            "url": shown,
+            "target": target,
+            "status": status,
+            "sent": scheme,
+            "settings": names,
+        },
+    )
+
+
+def sent_scheme(request: httpx.Request) -> str | None:
+    """``bearer``/``basic`` for the ``Authorization`` header ``request`` carried, else None."""
+    value = request.headers.get("authorization", "")
+    kind = value.partition(" ")[0].lower()
+    return kind if kind in {"bearer", "basic"} else ("other" if value else None)
+
+
 def raise_for_server_error(response: httpx.Response) -> None:
+    """Raise the comfycine error for an error status (none below 400).
+
+    A refusal of the credentials (:func:`is_auth_refusal`) is a :class:`TargetAuthError`;
+    a client that knows its target raises a more precise one before this.
+    """
     if response.status_code < 400:
         return
+    if is_auth_refusal(response):
+        request = response.request
+        raise target_auth_error(
+            str(request.url.copy_with(path="/", query=None, fragment=None)).rstrip("/"),
+            response.status_code,
+            sent=sent_scheme(request),
+        )
     text = clean_text(response.text[:BODY_LIMIT]).strip()
     kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
     # A traceback or an HTML page spans many lines: one in the message, all in details.

@@ -12,24 +12,35 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 
-from ..errors import RejectedError, ServerError, UsageError
+from ..errors import ComfycineError, RejectedError, ServerError, UsageError
 from ..sanitize import clean_text, one_line
-from ..urls import bare_url, basic_authorization, check_url, credentials, shown_url
+from ..urls import bare_url, check_url, credentials, shown_url
+from .auth import OriginBoundAuth, TargetAuth
+from .events import Event
 from .failures import (
     BODY_LIMIT,
+    is_auth_refusal,
     map_http_errors,
     raise_for_server_error,
     read_json,
+    target_auth_error,
     unreachable_error,
     validation_error,
 )
 from .reconnect import RETRY_DELAYS, is_retryable
-from .records import HistoryEntry, OutputRef, QueueState, parse_history_entry, queue_ids
+from .records import (
+    HistoryEntry,
+    JobSighting,
+    OutputRef,
+    QueueState,
+    parse_history_entry,
+    queue_ids,
+)
 
 CONNECT_TIMEOUT = 2.5  # an unreachable PC must be reported within 3 s
 READ_TIMEOUT = 60.0
@@ -63,13 +74,32 @@ def prompt_body(
     return body
 
 
+class EventSource(Protocol):
+    """A job's live events: the ComfyUI socket, or a v2 job's event stream."""
+
+    async def connect(self) -> Any: ...
+
+    async def recv(self) -> Event | None: ...
+
+    async def close(self) -> None: ...
+
+
 class ComfyClient:
     """Async client for one ComfyUI server's HTTP API.
 
-    A ``user:password@`` in ``base_url`` (a server behind a proxy with basic auth) is
-    sent as basic auth on every request and on the socket (:meth:`ws_headers`);
-    :attr:`base_url` is the URL without it, safe to show, store and compare.
+    ``auth`` (the target's ``COMFYCINE_TARGET_<NAME>_TOKEN``, or ``_USER`` and
+    ``_PASSWORD``) is sent on every request to the server's own origin and on the socket
+    (:meth:`ws_headers`), never to another host. A ``user:password@`` in ``base_url`` (a
+    server behind a proxy with basic auth) is sent the same way as basic auth when no
+    ``auth`` is given; with both, ``auth`` wins and the URL's password is not sent.
+    :attr:`base_url` is the URL without it, safe to show, store and compare;
+    :attr:`auth` what is sent (its repr never shows the secret). ``target_name`` names
+    the target in the error a refusal raises (:meth:`auth_error`).
     """
+
+    # The server picks job ids (Comfy API v2): a job whose submission answer was lost
+    # cannot be looked up under our id.
+    server_minted_ids = False
 
     def __init__(
         self,
@@ -78,6 +108,8 @@ class ComfyClient:
         transport: httpx.AsyncBaseTransport | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
+        auth: TargetAuth | None = None,
+        target_name: str | None = None,
     ) -> None:
         try:
             url = check_url(base_url)
@@ -89,6 +121,10 @@ class ComfyClient:
             ) from None
         self._credentials = credentials(url)
         self.base_url = bare_url(url)
+        if auth is None and self._credentials is not None:
+            auth = TargetAuth.basic(*self._credentials, source="the URL's user:password")
+        self.auth = auth
+        self.target_name = target_name
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         # Loading the CA bundle costs ~30 ms per client; plain http never uses it, and
         # redirects are not followed, so no request of this client can turn into https.
@@ -103,7 +139,8 @@ class ComfyClient:
             trust_env=secure,
             follow_redirects=False,
             headers={"User-Agent": "comfycine"},
-            auth=httpx.BasicAuth(*self._credentials) if self._credentials else None,
+            # Bound to the origin: an absolute URL elsewhere never gets the header.
+            auth=OriginBoundAuth(auth, self.base_url) if auth is not None else None,
         )
 
     async def __aenter__(self) -> ComfyClient:
@@ -119,15 +156,94 @@ class ComfyClient:
         """
         return None
 
+    async def locate(self, prompt_id: str) -> JobSighting:
+        """One look: finished (with history), queued or running (with position), or absent.
+
+        History is asked first: a job that ends between the two questions is then seen as
+        absent, never as lost — the caller looks at history once more before concluding.
+        """
+        history = await self.history(prompt_id)
+        if history is not None:
+            return JobSighting("finished", history=history)
+        if await self.job_in_flight(prompt_id):
+            return JobSighting("going")  # a per-job status route: no position
+        position = (await self.queue()).position(prompt_id)
+        if position is None:
+            return JobSighting("absent")
+        return JobSighting("running" if position == 0 else "queued", position)
+
+    async def find_submission(self, graph: dict[str, Any], since: float) -> str | None:
+        """The id of a job made from ``graph`` whose submission answer was lost.
+
+        Only servers that pick job ids need this (:attr:`server_minted_ids`); a ComfyUI
+        keeps ours, so it is looked up by id instead.
+        """
+        return None
+
+    async def reachable(self) -> None:
+        """One cheap authenticated request: raises when the server cannot be used."""
+        await self.queue()
+
+    async def cancel(self, prompt_id: str, *, running: bool) -> None:
+        """Stop one job: interrupt it when ``running``, else take it out of the queue."""
+        if running:
+            await self.interrupt(prompt_id)
+        else:
+            await self.delete_pending([prompt_id])
+
+    def event_source(self, client_id: str, job_id: str | None) -> EventSource | None:
+        """The live events of a job: this server's WebSocket for ``client_id``.
+
+        Opened before the job is submitted (``job_id`` None), so nothing is missed.
+        Servers whose streams are per job (Comfy API v2) answer None until they know it.
+        """
+        from .eventstream import EventStream
+
+        return EventStream(
+            self.base_url,
+            client_id,
+            query=self.ws_query(),
+            headers=self.ws_headers(),
+            auth_error=self.auth_error,
+        )
+
+    def api_parts(self) -> dict[str, str]:
+        """Which API serves each part of the work (``targets``, ``doctor``)."""
+        return {"jobs": "ComfyUI", "nodes": "ComfyUI", "events": "WebSocket"}
+
     def ws_query(self) -> dict[str, str]:
         """Extra query parameters for the WebSocket URL (none for a local ComfyUI)."""
         return {}
 
     def ws_headers(self) -> dict[str, str]:
-        """Extra WebSocket handshake headers: basic auth when the URL carries a password."""
-        if self._credentials is None:
+        """Extra WebSocket handshake headers: the ``Authorization`` of :attr:`auth`.
+
+        The socket's URL has the same host and port as :attr:`base_url`.
+        """
+        if self.auth is None:
             return {}
-        return {"Authorization": basic_authorization(self._credentials)}
+        return {"Authorization": self.auth.header_value()}
+
+    def auth_error(self, status: int) -> ComfycineError | None:
+        """The error for the server refusing this client's credentials with HTTP ``status``.
+
+        A :class:`~comfycine.errors.TargetAuthError` (exit 7) naming the target and the
+        variables to set. Subclasses that report refusals their own way (Comfy Cloud reads
+        the answer's body) return None; the answer is then theirs to handle.
+        """
+        return target_auth_error(self.base_url, status, target=self.target_name, auth=self.auth)
+
+    def _check_auth(self, response: httpx.Response) -> None:
+        """Raise :meth:`auth_error` when ``response`` refuses the credentials."""
+        if is_auth_refusal(response):
+            error = self.auth_error(response.status_code)
+            if error is not None:
+                raise error
+
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        """The error of an error answer: a refusal of the credentials, else the server's."""
+        self._check_auth(response)
+        raise_for_server_error(response)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -157,7 +273,7 @@ class ComfyClient:
 
     async def _get_json(self, path: str, **kwargs: Any) -> Any:
         response = await self._request("GET", path, **kwargs)
-        raise_for_server_error(response)
+        self._raise_for_status(response)
         return read_json(response)
 
     async def system_stats(self) -> dict[str, Any]:
@@ -178,7 +294,7 @@ class ComfyClient:
         response = await self._request("GET", "/models")
         if response.status_code == 404:
             return []
-        raise_for_server_error(response)
+        self._raise_for_status(response)
         data = read_json(response)
         return [str(name) for name in data] if isinstance(data, list) else []
 
@@ -187,7 +303,7 @@ class ComfyClient:
         response = await self._request("GET", f"/models/{folder}")
         if response.status_code == 404:
             return None
-        raise_for_server_error(response)
+        self._raise_for_status(response)
         data = read_json(response)
         return [str(name) for name in data] if isinstance(data, list) else []
 
@@ -199,6 +315,7 @@ class ComfyClient:
         """
         for path in paths:
             response = await self._request("GET", path, timeout=timeout)
+            self._check_auth(response)  # a refusal is never "not here"
             if response.status_code != 200:
                 continue
             try:
@@ -211,7 +328,7 @@ class ComfyClient:
         """``POST /free``: release cached memory (and unload the models, by default)."""
         body = {"unload_models": unload_models, "free_memory": True}
         response = await self._request("POST", "/free", json=body)
-        raise_for_server_error(response)
+        self._raise_for_status(response)
 
     async def list_userdata(self, directory: str) -> list[dict[str, Any]] | None:
         """Files under ``user/<user>/<directory>`` (recursive), None when it does not exist.
@@ -223,7 +340,7 @@ class ComfyClient:
         response = await self._request("GET", "/api/userdata", params=params)
         if response.status_code == 404:
             return None
-        raise_for_server_error(response)
+        self._raise_for_status(response)
         data = read_json(response)
         if not isinstance(data, list):
             raise ServerError("/api/userdata did not answer a list: is this ComfyUI?")
@@ -243,7 +360,7 @@ class ComfyClient:
         response = await self._request("GET", f"/api/userdata/{quote(path, safe='')}")
         if response.status_code == 404:
             return None
-        raise_for_server_error(response)
+        self._raise_for_status(response)
         try:
             return response.json()
         except ValueError:
@@ -266,7 +383,7 @@ class ComfyClient:
         if response.status_code == 400:
             data = read_json(response)
             raise validation_error(data if isinstance(data, dict) else {})
-        raise_for_server_error(response)
+        self._raise_for_status(response)
         data = read_json(response)
         if not isinstance(data, dict) or "prompt_id" not in data:
             raise ServerError("POST /prompt answered without a prompt_id: is this ComfyUI?")
@@ -291,12 +408,12 @@ class ComfyClient:
         """Interrupt ``prompt_id`` if it is running (or whatever runs, with None)."""
         body = {"prompt_id": prompt_id} if prompt_id else {}
         response = await self._request("POST", "/interrupt", json=body)
-        raise_for_server_error(response)
+        self._raise_for_status(response)
 
     async def delete_pending(self, prompt_ids: list[str]) -> None:
         """Remove pending prompts from the queue (running ones are not affected)."""
         response = await self._request("POST", "/queue", json={"delete": prompt_ids})
-        raise_for_server_error(response)
+        self._raise_for_status(response)
 
     async def upload_image(
         self, path: Path, *, subfolder: str = "", overwrite: bool = False
@@ -313,6 +430,7 @@ class ComfyClient:
         with path.open("rb") as handle:
             files = {"image": (path.name, handle, "application/octet-stream")}
             response = await self._request("POST", "/upload/image", data=data, files=files)
+        self._check_auth(response)
         if response.status_code >= 400:
             said = clean_text(response.text[:BODY_LIMIT]).strip()
             raise RejectedError(
@@ -343,5 +461,5 @@ class ComfyClient:
             async with request as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    raise_for_server_error(response)
+                    self._raise_for_status(response)
                 yield response

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .local import ComfyClient
-from .records import HistoryEntry
+from .records import JobSighting
 
 FIRST_INTERVAL = 0.25
 MAX_INTERVAL = 4.0
@@ -44,27 +44,9 @@ class PollSchedule:
         self._next = self.first
 
 
-@dataclass(frozen=True, slots=True)
-class JobSighting:
-    """Where one look at the server found the job (history first, then the queue)."""
-
-    state: str  # finished | running | queued | going (queued or running) | absent
-    position: int | None = None
-    history: HistoryEntry | None = None
-
-
 async def locate_job(client: ComfyClient, prompt_id: str) -> JobSighting:
     """One look: finished (with its history), queued or running (with the position), or absent.
 
-    History is asked first: a job that ends between the two questions is then seen as
-    absent, never as lost — the caller looks at history once more before concluding.
+    The client knows how its server answers that (:meth:`ComfyClient.locate`).
     """
-    history = await client.history(prompt_id)
-    if history is not None:
-        return JobSighting("finished", history=history)
-    if await client.job_in_flight(prompt_id):
-        return JobSighting("going")  # Comfy Cloud's status route: no position
-    position = (await client.queue()).position(prompt_id)
-    if position is None:
-        return JobSighting("absent")
-    return JobSighting("running" if position == 0 else "queued", position)
+    return await client.locate(prompt_id)

@@ -10,7 +10,9 @@ fallback") with a :class:`ProbeResult` whose ``state`` is one of:
 * ``timeout``: no answer in time (PC off or asleep, firewall, Tailscale down);
 * ``http_error``: an HTTP error status (``status`` holds it);
 * ``not_comfyui``: something answers, but it is not ComfyUI;
-* ``auth``: Comfy Cloud refused the API key (401/403);
+* ``auth``: Comfy Cloud refused the API key (401/403), or a ComfyUI target (or the
+  proxy in front of it) refused its token or password, or asks for one (401, or 403
+  with a challenge);
 * ``connect``: another connection failure (connection reset, TLS);
 * ``bad_url``: the URL itself cannot be used (no host, port out of range...).
 
@@ -32,7 +34,8 @@ import httpx
 from ..errors import TargetUnreachable
 from ..sanitize import clean_text, redact
 from ..urls import bare_url, check_url, credentials, shown_url
-from .failures import unreachable_reason
+from .auth import OriginBoundAuth, TargetAuth
+from .failures import is_auth_refusal, target_auth_error, unreachable_reason
 
 DEFAULT_TIMEOUT = 3.0
 API_KEY_HEADER = "X-API-Key"
@@ -92,13 +95,17 @@ async def probe(
     timeout: float = DEFAULT_TIMEOUT,
     api_key: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    auth: TargetAuth | None = None,
+    target: str | None = None,
 ) -> ProbeResult:
     """Check ``url`` once and classify the outcome; never takes longer than ``timeout``.
 
     With ``api_key`` the URL is taken as a Comfy Cloud API (``/api/...`` paths, key sent
-    as ``X-API-Key`` to ``/api/user`` only). A ``user:password@`` in ``url`` is sent as
-    basic auth, and masked in the result. Target failures are returned, not raised; a
-    URL that cannot be parsed is the state ``bad_url``.
+    as ``X-API-Key`` to ``/api/user`` only). ``auth`` (a target's token or user and
+    password) is sent to the URL's origin only; without it, a ``user:password@`` in
+    ``url`` is sent as basic auth, and masked in the result. ``target`` names the target
+    in the ``auth`` state's hint. Target failures are returned, not raised; a URL that
+    cannot be parsed is the state ``bad_url``.
     """
     shown = shown_url(url.strip().rstrip("/"))
     started = time.monotonic()
@@ -106,20 +113,26 @@ async def probe(
         base = check_url(url)
     except ValueError as exc:
         return ProbeResult(shown, "bad_url", 0.0, f"the URL is not usable: {exc}", _BAD_URL_HINT)
+    creds = credentials(base)
+    if auth is None and creds is not None:
+        auth = TargetAuth.basic(*creds, source="the URL's user:password")
     try:
         async with asyncio.timeout(timeout):
-            state, detail, fields = await _check(base, timeout, api_key, transport)
+            state, detail, fields = await _check(base, timeout, api_key, transport, auth)
     except TimeoutError:
         state, detail, fields = "timeout", f"no answer within {timeout:g} s", {}
     seconds = time.monotonic() - started
-    creds = credentials(base)
-    detail = redact(detail, [api_key, creds[1] if creds else None])
+    detail = redact(detail, [api_key, creds[1] if creds else None, auth.secret if auth else None])
+    hint = _hint_for(bare_url(base), state, api_key is not None)
+    if state == "auth" and not api_key:
+        refused = target_auth_error(base, fields.get("status") or 401, target=target, auth=auth)
+        hint = refused.hint
     return ProbeResult(
         url=shown,
         state=state,
         seconds=seconds,
         detail=clean_text(" ".join(detail.split())),
-        hint=_hint_for(bare_url(base), state, api_key is not None),
+        hint=hint,
         **fields,
     )
 
@@ -136,13 +149,16 @@ def unreachable_from(result: ProbeResult) -> TargetUnreachable:
 
 
 async def _check(
-    base: str, timeout: float, api_key: str | None, transport: httpx.AsyncBaseTransport | None
+    base: str,
+    timeout: float,
+    api_key: str | None,
+    transport: httpx.AsyncBaseTransport | None,
+    auth: TargetAuth | None,
 ) -> tuple[str, str, dict[str, Any]]:
     secure = base.startswith("https://")
-    creds = credentials(base)
     async with httpx.AsyncClient(
         base_url=bare_url(base),
-        auth=httpx.BasicAuth(*creds) if creds else None,
+        auth=OriginBoundAuth(auth, bare_url(base)) if auth is not None else None,
         transport=transport,
         timeout=timeout,
         verify=secure,
@@ -153,7 +169,7 @@ async def _check(
         try:
             prefix = "/api" if api_key else ""
             response = await http.get(f"{prefix}/system_stats")
-            state, detail, fields = _read_stats(response, cloud=api_key is not None)
+            state, detail, fields = _read_stats(response, cloud=api_key is not None, auth=auth)
             if state == "ok" and api_key:
                 state, detail = await _check_key(http, api_key, detail)
             return state, detail, fields
@@ -175,11 +191,20 @@ _REASON_TEXT = {
 }
 
 
-def _read_stats(response: httpx.Response, *, cloud: bool) -> tuple[str, str, dict[str, Any]]:
+def _read_stats(
+    response: httpx.Response, *, cloud: bool, auth: TargetAuth | None = None
+) -> tuple[str, str, dict[str, Any]]:
     path = response.request.url.path
     if 300 <= response.status_code < 400:
         where = response.headers.get("location", "elsewhere")
         return "not_comfyui", f"{path} redirects to {where}", {}
+    if not cloud and is_auth_refusal(response):
+        status = response.status_code
+        if auth is None:
+            said = f"the server asks for credentials (HTTP {status}) and none are configured"
+        else:
+            said = f"the server refused {auth.kind_text} from {auth.source} (HTTP {status})"
+        return "auth", said, {"status": status}
     if response.status_code >= 400:
         status = response.status_code
         return "http_error", f"HTTP {status} on {path}", {"status": status}

@@ -20,6 +20,11 @@ class OutputRef:
     subfolder: str = ""
     type: str = "output"
     animated: bool = False
+    # Comfy API v2: the output's asset id (its bytes at /api/v2/assets/{id}/content) and
+    # the link the job answer gave (on Comfy Cloud a signed, self-authorizing URL: kept
+    # in memory for the download, never written to the ledger).
+    asset_id: str = ""
+    url: str = field(default="", repr=False, compare=False)
 
     def query(self) -> dict[str, str]:
         """The ``/view`` query for this file."""
@@ -34,6 +39,7 @@ class OutputRef:
             "subfolder": self.subfolder,
             "type": self.type,
             "animated": self.animated,
+            **({"asset_id": self.asset_id} if self.asset_id else {}),
         }
 
 
@@ -59,6 +65,20 @@ class HistoryEntry:
     def interrupted(self) -> bool:
         """``status_str`` is "error" for interruptions too; the last message tells."""
         return any(kind == "execution_interrupted" for kind, _ in self.messages)
+
+
+@dataclass(frozen=True, slots=True)
+class JobSighting:
+    """Where one look at the server found a job (history first, then the queue).
+
+    ``progress`` is the server's own progress snapshot when it gives one (Comfy API v2:
+    ``value`` 0..1, ``current_node``, ``step``/``steps``), for followers without a socket.
+    """
+
+    state: str  # finished | running | queued | going (queued or running) | absent
+    position: int | None = None
+    history: HistoryEntry | None = None
+    progress: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

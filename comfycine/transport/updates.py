@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 from ..errors import SocketRefused, TargetUnreachable
 from .events import Event
-from .eventstream import EventStream, StreamDropped
-from .local import ComfyClient
+from .eventstream import StreamDropped
+from .local import ComfyClient, EventSource
 from .polling import PollSchedule
 from .reconnect import BACKOFF
 
@@ -67,13 +67,16 @@ class JobUpdates:
         client_id: str,
         *,
         mode: str = "auto",
-        stream: EventStream | None = None,
+        stream: EventSource | None = None,
         on_notice: Callable[[str], None] | None = None,
+        job_id: str | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown transport mode {mode!r}")
         self.client = client
         self.client_id = client_id
+        # Known once submitted; servers with per-job streams (Comfy API v2) need it.
+        self.job_id = job_id
         self.mode = mode
         self.stream = stream
         self.on_notice = on_notice
@@ -117,21 +120,30 @@ class JobUpdates:
             return
         await self._try_socket()
 
+    def bind(self, job_id: str) -> None:
+        """The job's id, once the server answered the submission."""
+        self.job_id = job_id
+
     async def open_before_submit(self) -> None:
         """Like :meth:`open`, but an unreachable server raises: nothing is submitted yet.
 
         Opening the socket before the POST means no event of the job can be missed; it
-        also checks, within seconds, that the server is there at all.
+        also checks, within seconds, that the server is there at all. A server whose
+        streams are per job is only checked (one authenticated request); its stream is
+        opened at the first :meth:`recv` after :meth:`bind`.
         """
+        if self.mode != "poll" and self._new_stream() is None:
+            await self.client.reachable()
+            return
         if self.mode != "poll":
             try:
-                await self._connect()
-                return
+                if await self._connect():
+                    return
             except SocketRefused:
                 if self.mode == "ws":
                     raise
         # Polling: is plain HTTP there at all? (bounded like the socket)
-        await self.client.queue()
+        await self.client.reachable()
         self._poll_because(POLL_ASKED if self.mode == "poll" else REFUSED)
 
     async def recv(self, wait: float) -> Event | Resync | None:
@@ -183,18 +195,22 @@ class JobUpdates:
 
     # ------------------------------------------------------------------ internals
 
-    def _new_stream(self) -> EventStream:
-        return EventStream(
-            self.client.base_url,
-            self.client_id,
-            query=self.client.ws_query(),
-            headers=self.client.ws_headers(),
-        )
+    def _new_stream(self) -> EventSource | None:
+        return self.client.event_source(self.client_id, self.job_id)
 
-    async def _connect(self) -> None:
+    async def _connect(self) -> bool:
+        """Open the stream; False when there is none to open yet (job id unknown)."""
         stream = self._new_stream()
-        await stream.connect()
+        if stream is None:
+            return False
+        try:
+            await stream.connect()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await stream.close()
+            raise
         self.stream = stream
+        return True
 
     async def _close_stream(self) -> None:
         stream, self.stream = self.stream, None
@@ -205,11 +221,17 @@ class JobUpdates:
     async def _try_socket(self) -> bool:
         """Try to (re)open the socket once; False (and polling meanwhile) when it fails."""
         try:
-            await self._connect()
-        except SocketRefused:
+            if not await self._connect():
+                return False
+        except SocketRefused as exc:
             if self.mode == "ws":
                 raise
-            self._poll_because(REFUSED)
+            if exc.details.get("permanent"):
+                # Not served at all (v2's 501): asking again every minute is no use.
+                self._poll_because(f"{exc.message.rstrip('.')}", retry=False)
+                self._socket_retry_at = float("inf")
+            else:
+                self._poll_because(REFUSED)
             return False
         except TargetUnreachable as exc:
             delay = BACKOFF[min(self._socket_failures, len(BACKOFF) - 1)]

@@ -188,7 +188,7 @@ def test_two_targets_share_the_queue(
     thread, box = in_thread(both, folder, targets=["local", "cloud"])
     wait_for(lambda: len(fake_comfy.prompts_received) == 4)
     time.sleep(SETTLE_SECONDS)
-    assert len(fake_cloud.submits) == 1
+    assert len(fake_cloud.v2_submits) == 1
     fake_cloud.resume()
     thread.join(60)
     result: BatchResult = box["result"]

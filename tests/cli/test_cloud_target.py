@@ -47,12 +47,13 @@ def test_cloud_prefix_in_prompt_selects_cloud(cloud: FakeCloud, isolation: Isola
     result = invoke("generate", "prompted", "--prompt", "@cloud shot-12", "--json")
     assert result.exit_code == 0, result
     assert result.envelope()["data"]["target"] == "cloud"
-    assert cloud.submits[-1]["prompt"]["2"]["inputs"]["filename_prefix"] == "shot-12"
+    _, body = cloud.v2_submits[-1]
+    assert body["workflow"]["2"]["inputs"]["filename_prefix"] == "shot-12"
 
 
 def test_cloud_out_of_credits_is_exit_7(cloud: FakeCloud) -> None:
     """402 insufficient credits: exit 7, cloud_credits, nothing downloaded."""
-    cloud.insufficient_credits()
+    cloud.v2_refuse(402, "insufficient_credits")
     result = invoke("generate", "testimage", "--target", "cloud", "--json")
     assert result.exit_code == 7, result
     assert result.envelope()["error"]["code"] == "cloud_credits"
@@ -87,7 +88,7 @@ def test_local_down_proposes_the_cloud_never_switches(
     assert error["details"]["command"] == (
         "comfycine generate testimage --set color=7 --target cloud"
     )
-    assert cloud.submits == []
+    assert cloud.v2_submits == [] and cloud.submits == []
 
 
 def test_fallback_cloud_consents_in_advance(
@@ -98,7 +99,7 @@ def test_fallback_cloud_consents_in_advance(
     result = invoke("generate", "testimage", "--fallback", "cloud", "--json")
     assert result.exit_code == 0, result
     assert result.envelope()["data"]["target"] == "cloud"
-    assert "--fallback cloud" in result.stderr and len(cloud.submits) == 1
+    assert "--fallback cloud" in result.stderr and len(cloud.v2_submits) == 1
 
 
 def test_targets_lists_reachability(
@@ -140,7 +141,7 @@ def test_out_of_memory_proposes_the_cloud(both: tuple[FakeComfy, FakeCloud]) -> 
     assert result.exit_code == 5, result
     error = result.envelope()["error"]
     assert error["code"] == "out_of_memory" and error["details"]["fallback"] == "cloud"
-    assert error["details"]["command"].endswith("--target cloud") and cloud.submits == []
+    assert error["details"]["command"].endswith("--target cloud") and cloud.v2_submits == []
 
 
 def test_on_oom_cloud_reruns_on_the_cloud(both: tuple[FakeComfy, FakeCloud]) -> None:
@@ -149,13 +150,13 @@ def test_on_oom_cloud_reruns_on_the_cloud(both: tuple[FakeComfy, FakeCloud]) -> 
     local.oom_next()
     result = invoke("generate", "testimage", "--on-oom", "cloud", "--json")
     assert result.exit_code == 0, result
-    assert result.envelope()["data"]["target"] == "cloud" and len(cloud.submits) == 1
+    assert result.envelope()["data"]["target"] == "cloud" and len(cloud.v2_submits) == 1
 
 
 def test_cloud_out_of_credits_proposes_the_pc(both: tuple[FakeComfy, FakeCloud]) -> None:
     """No credits left on the cloud: exit 7 proposing the same job on the PC."""
     _, cloud = both
-    cloud.insufficient_credits()
+    cloud.v2_refuse(402, "insufficient_credits")
     result = invoke("generate", "testimage", "--target", "cloud", "--json")
     assert result.exit_code == 7, result
     details = result.envelope()["error"]["details"]
@@ -179,7 +180,7 @@ def test_the_cloud_key_never_leaks(both: tuple[FakeComfy, FakeCloud], isolation:
         invoke("version", "--json"),
         invoke("server", "status", "--json"),
     ]
-    cloud.insufficient_credits()
+    cloud.v2_refuse(402, "insufficient_credits", message=f"no credits left for {key}")
     runs.append(invoke("generate", "testimage", "--target", "cloud", "--json", "--debug"))
     cloud.fail_next("RuntimeError", f"upstream said key={key}")
     runs.append(invoke("generate", "testimage", "--target", "cloud", "--json", "--debug"))
@@ -194,7 +195,7 @@ def test_the_cloud_key_never_leaks(both: tuple[FakeComfy, FakeCloud], isolation:
 
 
 def test_wait_on_cloud_polls_status_then_collects(cloud: FakeCloud) -> None:
-    """A cloud job left running (timeout) is followed later: status polled, outputs fetched."""
+    """A cloud job left running (timeout) is followed later: its v2 job polled, outputs fetched."""
     cloud.node_seconds = 0.4
     first = invoke("generate", "testimage", "--target", "cloud", "--timeout", "0.2", "--json")
     assert first.exit_code == 6, first
@@ -202,7 +203,8 @@ def test_wait_on_cloud_polls_status_then_collects(cloud: FakeCloud) -> None:
     waited = invoke("wait", job, "--json")
     assert waited.exit_code == 0, waited
     assert Path(waited.envelope()["data"]["outputs"][0]).is_file()
-    assert any("/status" in path for _, path, _ in cloud.requests)
+    assert any(path.startswith("/api/v2/jobs/") for _, path, _ in cloud.requests)
+    assert cloud.deprecated_calls == []
     assert cloud.take_storage_violations() == []
 
 
@@ -230,5 +232,6 @@ def test_cloud_job_followed_by_polling_its_job_route(
     assert data["status"] == "succeeded" and Path(data["outputs"][0]).is_file()
     paths = [path for _, path, _ in cloud.requests]
     assert not any(path.endswith("/ws") for path in paths), paths
-    assert any(path.startswith("/api/jobs/") for path in paths), paths
+    assert not any(path.endswith("/events") for path in paths), paths
+    assert any(path.startswith("/api/v2/jobs/") for path in paths), paths
     assert cloud.take_storage_violations() == []

@@ -11,6 +11,7 @@ import pytest
 
 from tests.cli_support import Isolation, files_under, invoke, join
 from tests.fakecomfy.server import FakeComfy
+from tests.ports import closed_port
 
 TEMPLATE = "testimage"
 
@@ -174,26 +175,50 @@ def test_socket_opened_before_submission(fake: FakeComfy) -> None:
 
 
 def test_secrets_never_leak(
-    fake: FakeComfy, isolation: Isolation, monkeypatch: pytest.MonkeyPatch
+    fake: FakeComfy,
+    isolation: Isolation,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """The cloud key and bot token appear in no output, ledger or file, even with --debug."""
+    """The cloud key, bot token, a target's token (from .env) and a URL password appear in
+    no output, ledger, output file or log, even in --debug tracebacks and refusals."""
     key, token = "comfyui-SENTINEL-key-31337", "123456:SENTINEL-token-abcdefghij"
+    target_token, url_password = "tok-SENTINEL-target-2718", "pw-SENTINEL-url-3141"
+    secrets = (key, token, target_token, url_password)
     monkeypatch.setenv("COMFY_CLOUD_API_KEY", key)
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
-    fake.fail_next("RuntimeError", f"boom with {key} inside")
+    # The fake wants the token (kept in a .env outside the scanned tree); "guarded" sends
+    # the URL password instead (refused, exit 7), "gone" sends it nowhere (exit 3).
+    fake.bearer_token = target_token
+    dotenv = tmp_path_factory.mktemp("config") / ".env"
+    dotenv.write_text(f"COMFYCINE_TARGET_LOCAL_TOKEN={target_token}\n")
+    monkeypatch.setenv("COMFYCINE_ENV_FILE", str(dotenv))
+    guarded = fake.url.replace("http://", f"http://film:{url_password}@")
+    gone = f"http://film:{url_password}@127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("COMFYCINE_TARGETS", f"guarded={guarded},gone={gone}")
+    fake.fail_next("RuntimeError", f"boom with {key} and {target_token} inside")
     runs = [
         invoke("generate", TEMPLATE, "--json", "--debug"),
         invoke("generate", TEMPLATE, "--events"),
         invoke("status", "--json"),
         invoke("generate", "nosuch", "--debug"),
+        invoke("generate", TEMPLATE, "--target", "guarded", "--json", "--debug"),
+        invoke("generate", TEMPLATE, "--target", "gone", "--debug"),
+        invoke("targets", "--json", "--debug"),
+        invoke("targets"),
+        invoke("doctor", "--debug"),
+        invoke("debug", "last", "--debug"),
     ]
     assert runs[0].exit_code == 5 and runs[1].exit_code == 0
+    assert runs[4].exit_code == 7 and runs[5].exit_code == 3, runs[4:6]
+    assert "Traceback" in runs[5].stderr
     for result in runs:
-        for secret in (key, token):
+        for secret in secrets:
             assert secret not in result.stdout and secret not in result.stderr, result
     for path in files_under(isolation.root):
         data = path.read_bytes()
-        assert key.encode() not in data and token.encode() not in data, path
+        for secret in secrets:
+            assert secret.encode() not in data, path
 
 
 def test_queue_position_is_reported_while_waiting(fake: FakeComfy) -> None:

@@ -188,10 +188,10 @@ def test_cloud_credits_proposes_the_pc() -> None:
 
 
 def test_cloud_auth_names_the_key_setting() -> None:
-    """A refused key → the COMFY_CLOUD_API_KEY setting and doctor."""
+    """A refused key → the COMFY_CLOUD_API_KEY setting and doctor of the cloud target."""
     found = diagnose(CloudAccountError("401", code="cloud_auth"))
     assert "COMFY_CLOUD_API_KEY" in found.fixes[0].text
-    assert found.fixes[1].command == "comfycine doctor"
+    assert found.fixes[1].command == "comfycine doctor --target cloud"
 
 
 def test_wrong_clip_signature_is_a_model_mismatch() -> None:

@@ -76,3 +76,54 @@ def test_traceback_last_exception_line() -> None:
 def test_unrecognised_text_still_answers() -> None:
     """Text with no known signature → unrecognised_error, never an exception."""
     assert error_from_text("the sky is green").code == "unrecognised_error"
+
+
+def test_a_line_number_is_not_an_http_status() -> None:
+    """'line 401' in a traceback is not read as a refused key."""
+    text = 'Traceback (most recent call last):\n  File "x.py", line 401\nValueError: bad\n'
+    assert error_from_text(text).code == "node_exception"
+
+
+def test_a_local_validation_body_is_not_a_cloud_refusal() -> None:
+    """ComfyUI's own 400 body (error.type prompt_outputs_failed_validation) stays a rejection."""
+    body = {
+        "error": {"type": "prompt_outputs_failed_validation", "message": "x"},
+        "node_errors": {},
+    }
+    assert error_from_text(json.dumps(body)).code == "validation_failed"
+
+
+def test_v2_invalid_workflow_reads_comfyuis_node_errors() -> None:
+    """A pasted v2 invalid_workflow with ComfyUI's node_errors → missing_model by its input."""
+    node = {
+        "class_type": "CheckpointLoaderSimple",
+        "errors": [
+            {
+                "type": "value_not_in_list",
+                "message": "Value not in list",
+                "details": "ckpt_name: 'nope.safetensors' not in []",
+                "extra_info": {"input_name": "ckpt_name"},
+            }
+        ],
+    }
+    body = {
+        "error": {
+            "code": "invalid_workflow",
+            "message": "bad",
+            "details": {"node_errors": {"4": node}},
+        }
+    }
+    assert error_from_text(json.dumps(body)).code == "missing_model"
+
+
+def test_v2_job_with_a_status_string_never_raises() -> None:
+    """A pasted v2 job (status is a string, not a dict) is read, not a crash."""
+    job = {"id": "j", "status": "failed", "error": {"code": "node_execution_error", "message": "x"}}
+    assert error_from_text(json.dumps(job)).code == "node_exception"
+
+
+def test_a_password_in_a_pasted_url_is_masked() -> None:
+    """A URL with user:password in the pasted text is kept with its password masked."""
+    error = error_from_text("401 Unauthorized from http://me:s3cret@100.64.1.2:8188/prompt")
+    assert "s3cret" not in json.dumps(error.to_dict())
+    assert error.details["url"].startswith("http://me:***@100.64.1.2:8188")

@@ -1,4 +1,4 @@
-"""A fake Comfy Cloud (v1 API) with a separate storage host (see :mod:`tests.fakecloud.server`).
+"""A fake Comfy Cloud (v1 API and API v2) and its storage host (:mod:`tests.fakecloud.server`).
 
 Import the fixture into ``tests/conftest.py`` with
 ``from .fakecloud.fixtures import fake_cloud  # noqa: F401``.

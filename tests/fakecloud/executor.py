@@ -5,11 +5,16 @@ Per job: ``notification`` (when ``announce_jobs``), ``execution_start``,
 ``progress`` for nodes with an integer ``steps`` input, ``executed`` for image-saving
 nodes); finally ``execution_success``, ``execution_error`` or ``execution_interrupted``,
 and ``executing`` with ``node`` null. Every message goes to every socket of the user.
+
+For API v2 the executor also keeps each job's progress snapshot, last preview and
+output assets (:mod:`tests.fakecloud.v2state`); a v2 job's ``LoadImage`` reads its
+resolved ``core/ASSET`` file and fails like ComfyUI when the file is not stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +31,9 @@ from tests.fakecloud.state import (
     Job,
     is_output_node,
 )
+from tests.fakecloud.v2state import set_preview, set_progress
 from tests.fakecomfy.files import write_png
+from tests.fakecomfy.nodes import preview_jpeg
 
 PNG_SIZE = 8
 
@@ -36,7 +43,11 @@ class Interrupted(Exception):
 
 
 class NodeFailed(Exception):
-    """The armed :class:`Failure` fired in a node."""
+    """A node failed: the armed :class:`Failure`, or a v2 ``LoadImage`` of a missing file."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.exception_message)
+        self.failure = failure
 
 
 def _now_ms() -> int:
@@ -102,8 +113,9 @@ async def _run_job(state: CloudState, job: Job) -> None:
             {"nodes": [], "prompt_id": job.id, "timestamp": _now_ms()},
         )
         for node, spec in job.prompt.items():
-            await _run_node(state, job, node, spec, failure)
+            await _run_node(state, job, node, spec, failure, len(executed))
             executed.append(node)
+            set_progress(job, len(executed), node, _class(job, node))
     except Interrupted:
         job.end_ms = _now_ms()
         data: dict[str, Any] = {
@@ -115,41 +127,55 @@ async def _run_job(state: CloudState, job: Job) -> None:
         _message(state, job, "execution_interrupted", data)
         job.move_to(CANCELLED)
         return
-    except NodeFailed:
-        assert failure is not None
+    except NodeFailed as exc:
         job.end_ms = _now_ms()
-        job.error = _error(job, node, failure, executed)
+        job.error = _error(job, node, exc.failure, executed)
         _message(state, job, "execution_error", {**job.error, "timestamp": _now_ms()})
         job.move_to(ERROR)
         return
     job.end_ms = _now_ms()
+    set_progress(job, len(executed), None, None)
     _message(state, job, "execution_success", {"prompt_id": job.id, "timestamp": _now_ms()})
     job.move_to(SUCCESS)
 
 
 async def _run_node(
-    state: CloudState, job: Job, node: str, spec: Any, failure: Failure | None
+    state: CloudState, job: Job, node: str, spec: Any, failure: Failure | None, done: int
 ) -> None:
     """Execute one node: announce it, sleep, maybe fail, report progress and outputs."""
     state.broadcast("executing", {"node": node, "display_node": node, "prompt_id": job.id})
+    set_progress(job, done, node, _class(job, node))
     await _pause(job, state.knobs.node_seconds)
     if failure is not None and failure.node_id in (None, node):
-        raise NodeFailed
+        raise NodeFailed(failure)
     inputs = spec.get("inputs", {}) if isinstance(spec, dict) else {}
+    if job.api == "v2" and _class(job, node) == "LoadImage":
+        _load_image(state, job, node, inputs.get("image"))
     steps = inputs.get("steps")
     if isinstance(steps, int) and not isinstance(steps, bool):
         for value in range(1, steps + 1):
             await _pause(job, state.knobs.step_seconds)
             data = {"value": value, "max": steps, "prompt_id": job.id, "node": node}
             state.broadcast("progress", data)
+            set_progress(job, done, node, _class(job, node), value, steps)
+            set_preview(job, node, base64.b64encode(preview_jpeg()).decode("ascii"))
     if is_output_node(spec):
         kind = "output" if spec["class_type"] == "SaveImage" else "temp"
         name = state.next_image_name()
         state.files[name] = make_png(0x336699 + state.image_counter)
         output = {"images": [{"filename": name, "subfolder": "", "type": kind}]}
         job.outputs[node] = output
+        state.v2.commit_output(state.files, job, node, name)
         data = {"node": node, "display_node": node, "output": output, "prompt_id": job.id}
         state.broadcast("executed", data)
+
+
+def _load_image(state: CloudState, job: Job, node: str, image: Any) -> None:
+    """Read a v2 job's resolved input file, or fail the node as ComfyUI would."""
+    if not isinstance(image, str) or image not in state.files:
+        message = f"[Errno 2] No such file or directory: {image!r}"
+        raise NodeFailed(Failure("FileNotFoundError", message, node))
+    job.loaded.append(image)
 
 
 def _class(job: Job, node: str) -> str:

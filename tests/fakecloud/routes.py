@@ -1,7 +1,9 @@
 """HTTP and WebSocket routes of the fake Comfy Cloud API (``openapi-cloud.yaml`` shapes).
 
 Every ``/api/*`` route but ``/api/system_stats`` (public in the spec) needs
-``X-API-Key``; ``/ws`` needs ``?token=<key>`` and ignores ``clientId``.
+``X-API-Key``; ``/ws`` needs ``?token=<key>`` and ignores ``clientId``. ``/api/v2/*`` is
+API v2 (:mod:`tests.fakecloud.v2routes`, bearer auth). Calls to the routes deprecated
+inside v1 (``/api/job/{id}/status``, ``/api/history_v2``) are served and recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from aiohttp import BodyPartReader, web
 
 from tests.fakecloud.state import CANCELLED, TERMINAL, CloudState, Job
 from tests.fakecloud.storage import Storage
+from tests.fakecloud.v2routes import PREFIX, add_v2_routes, v2_gate
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC = frozenset({"/api/system_stats"})
@@ -33,8 +36,12 @@ def build_app(state: CloudState, storage: Storage) -> web.Application:
     @web.middleware
     async def check_key(request: web.Request, handler: Handler) -> web.StreamResponse:
         state.requests.append((request.method, request.path, dict(request.headers)))
+        if request.path.startswith(PREFIX):
+            refused = v2_gate(state, request)
+            return refused if refused is not None else await handler(request)
         guarded = request.path.startswith("/api/") and request.path not in PUBLIC
-        if guarded and request.headers.get("X-API-Key") != state.api_key:
+        wrong = request.headers.get("X-API-Key") != state.api_key
+        if guarded and (wrong or state.knobs.v1_key_refused):
             body = {"error": {"type": "UNAUTHORIZED", "message": "Invalid or missing API key"}}
             return web.json_response(body, status=401)
         return await handler(request)
@@ -57,6 +64,7 @@ def build_app(state: CloudState, storage: Storage) -> web.Application:
     add("GET", "/api/system_stats", routes.system_stats)
     add("GET", "/api/user", routes.user)
     add("GET", "/ws", routes.websocket)
+    add_v2_routes(app, state, storage)
     return app
 
 
@@ -114,6 +122,7 @@ class Routes:
 
     async def job_status(self, request: web.Request) -> web.StreamResponse:
         """The lightweight poll: raw state, or the friendly one with ``friendly_status``."""
+        self.state.deprecated_calls.append(f"{request.method} {request.path}")
         job = self._job(request)
         if job is None:
             return error_response(404, "not_found", "Job not found")
@@ -201,6 +210,7 @@ class Routes:
 
     async def history_list(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/history_v2``: ``{"history": [entries]}`` of finished jobs."""
+        self.state.deprecated_calls.append(f"{request.method} {request.path}")
         done = [job for job in self.state.jobs.values() if job.state in TERMINAL]
         entries = []
         for job in sorted(done, key=lambda j: j.number, reverse=True):
@@ -211,6 +221,7 @@ class Routes:
 
     async def history_one(self, request: web.Request) -> web.StreamResponse:
         """``{id: entry}`` once finished, ``{}`` while in flight, 404 when unknown."""
+        self.state.deprecated_calls.append(f"{request.method} {request.path}")
         job = self.state.jobs.get(request.match_info["prompt_id"])
         if job is None:
             return error_response(404, "not_found", "Prompt not found")
@@ -227,7 +238,7 @@ class Routes:
             return error_response(404, "not_found", "File not found")
         if request.query.get("channel"):
             return web.Response(body=self.state.files[filename], content_type="image/png")
-        raise web.HTTPFound(self.storage.sign(filename))
+        raise web.HTTPFound(self.storage.sign(filename, ttl=self.state.knobs.url_ttl))
 
     async def upload_image(self, request: web.Request) -> web.StreamResponse:
         """Store the ``image`` part; over ``upload_limit_bytes`` answers 400."""
@@ -315,7 +326,7 @@ class Routes:
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         """``/ws?clientId=&token=``: refuse a bad token (401); send ``status``; then relay."""
-        if request.query.get("token") != self.state.api_key:
+        if request.query.get("token") != self.state.api_key or self.state.knobs.v1_key_refused:
             return error_response(401, "unauthorized", "Invalid or missing token")
         client_id = request.query.get("clientId")
         self.state.ws_client_ids.append(client_id)

@@ -1,4 +1,4 @@
-"""``FakeCloud``: a fake Comfy Cloud (v1 API) and its storage host, for tests.
+"""``FakeCloud``: a fake Comfy Cloud (v1 API and API v2) and its storage host, for tests.
 
 Built from ``openapi-cloud.yaml`` and PROTOCOL §5: ``X-API-Key`` on every ``/api/*``
 call, ``/ws?token=`` with ``clientId`` ignored (every socket gets every job of the user),
@@ -16,6 +16,29 @@ Both aiohttp apps run on one event loop in a daemon thread on 127.0.0.1, free po
 Scenario attributes (``node_seconds``, ``step_seconds``, ``dispatch_seconds``,
 ``friendly_status``, ``announce_jobs``, ``upload_limit_bytes``) may be set from any
 thread at any time; methods run their work on the server loop and return when done.
+
+API v2 (``/api/v2/*`` on the same port; ``openapi-v2.yaml``, COMFY-API-V2 §2-7) runs its
+jobs through the same executor. ``Authorization: Bearer <key>`` only; 401 ``unauthorized``
+otherwise. Knobs (attributes):
+
+* ``v2_enabled`` (True): False makes every ``/api/v2/*`` a plain 404 (a deployment
+  without v2).
+* ``v2_key_refused`` / ``v1_key_refused`` (False): that API answers 401 to the key the
+  other accepts (``v1_key_refused`` covers ``/ws?token=`` too).
+* ``v2_events`` (``"sse"``): ``"501"`` answers ``not_implemented``; ``"drop"`` cuts the
+  stream after the on-connect snapshot, never sending a terminal event.
+* ``v2_answers`` (``"ok"``): ``"html"`` answers every v2 call with a 200 captive-portal
+  page; ``"v1"`` with 200 v1 bodies (``{"prompt_id": ...}`` to ``POST /api/v2/jobs``).
+* ``url_ttl`` (3600): seconds a signed storage URL lives (v2 and ``/api/view``); then 403.
+* ``v2_upload_limit_bytes`` (100 MiB): bigger ``POST /api/v2/assets`` answer 413.
+
+Methods: ``v2_refuse(status, code, times=1, retry_after=None)`` for submits (e.g. 402
+``insufficient_credits``, 429 ``queue_full``), ``v2_refuse_get(...)`` for
+``GET /api/v2/jobs/{id}``, ``drop_submit_answer(times=1)`` (job created, key claimed,
+connection cut), ``expire_job(job_id)``. Records: ``v2_submits``, ``asset_uploads``,
+``cancels``, ``deprecated_calls`` (v1 ``/api/job/{id}/status`` and ``/api/history_v2``),
+``loaded_images(job_id)``. ``oom_next``/``fail_next`` fail a v2 job with
+``error.code == "node_execution_error"`` and the exception message.
 """
 
 from __future__ import annotations
@@ -34,12 +57,14 @@ from tests.fakecloud.executor import run_worker
 from tests.fakecloud.routes import build_app
 from tests.fakecloud.state import OOM_MESSAGE, OOM_TYPE, CloudState, Failure, Refusal
 from tests.fakecloud.storage import Storage, StorageRequest
+from tests.fakecloud.v2server import V2Scenarios
 from tests.fakecomfy.nodes import load_object_info
 from tests.loopthread import CALL_TIMEOUT, LoopThread
 
 T = TypeVar("T")
 API_KEY = "comfyui-fakecloud-test-key-0123456789abcdef"
 UPLOAD_LIMIT = 50 * 1024 * 1024
+V2_UPLOAD_LIMIT = 100 * 1024 * 1024
 
 # A graph of the object_info subset that the executor runs for other_user_job().
 FOREIGN_PROMPT: dict[str, Any] = {
@@ -48,7 +73,7 @@ FOREIGN_PROMPT: dict[str, Any] = {
 }
 
 
-class FakeCloud(LoopThread):
+class FakeCloud(V2Scenarios, LoopThread):
     """A fake Comfy Cloud plus storage host in a background thread; a context manager.
 
     Attributes (scenario knobs):
@@ -59,6 +84,8 @@ class FakeCloud(LoopThread):
             ``completed``/``failed`` instead of the raw internal states.
         announce_jobs: broadcast a ``notification`` message when a job starts.
         upload_limit_bytes: ``/api/upload/image`` refuses bigger images with 400.
+        url_ttl, v2_enabled, v2_key_refused, v1_key_refused, v2_events, v2_answers,
+        v2_upload_limit_bytes: API v2 knobs (see the module docstring).
     """
 
     thread_name = "fakecloud"
@@ -72,6 +99,13 @@ class FakeCloud(LoopThread):
         self.friendly_status = False
         self.announce_jobs = True
         self.upload_limit_bytes = UPLOAD_LIMIT
+        self.url_ttl: float = 3600
+        self.v2_enabled = True
+        self.v2_key_refused = False
+        self.v1_key_refused = False
+        self.v2_events = "sse"
+        self.v2_answers = "ok"
+        self.v2_upload_limit_bytes = V2_UPLOAD_LIMIT
         self._host = host
         self._ports: tuple[int, int] | None = None
         self._state: CloudState | None = None
@@ -107,6 +141,11 @@ class FakeCloud(LoopThread):
     def headers(self) -> dict[str, str]:
         """``{"X-API-Key": api_key}``, for requests made by tests."""
         return {"X-API-Key": self.api_key}
+
+    @property
+    def v2_headers(self) -> dict[str, str]:
+        """``{"Authorization": "Bearer <api_key>"}``, for v2 requests made by tests."""
+        return {"Authorization": f"Bearer {self.api_key}"}
 
     async def _boot(self) -> None:
         state = CloudState(self.api_key, self, load_object_info())

@@ -2,7 +2,8 @@
 
 Everything here lives on the server loop; :class:`tests.fakecloud.server.FakeCloud`
 reaches it through ``_on_loop``. Job states follow PROTOCOL §5.2: the lightweight status
-route answers the raw internal state, ``/api/jobs`` the friendly one.
+route answers the raw internal state, ``/api/jobs`` the friendly one, API v2 its own
+(:attr:`Job.v2_status`); every v2 status change is also kept as an SSE event on the job.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
+
+from tests.fakecloud.v2state import V2State
 
 # Raw internal states, in the order one successful job visits them.
 SUBMITTED = "submitted"
@@ -35,6 +38,8 @@ FRIENDLY = {
     CANCELLED: "cancelled",
 }
 
+V2_TERMINAL = {SUCCESS: "succeeded", ERROR: "failed", CANCELLED: "canceled"}
+
 OOM_TYPE = "OOMError"
 OOM_MESSAGE = "Out of GPU memory. Try a smaller resolution or batch size."
 
@@ -48,6 +53,13 @@ class Knobs(Protocol):
     friendly_status: bool
     announce_jobs: bool
     upload_limit_bytes: int
+    url_ttl: float
+    v2_enabled: bool
+    v2_key_refused: bool
+    v1_key_refused: bool
+    v2_events: str
+    v2_answers: str
+    v2_upload_limit_bytes: int
 
 
 @dataclass
@@ -86,12 +98,57 @@ class Job:
     start_ms: int | None = None
     end_ms: int | None = None
     interrupt: asyncio.Event = field(default_factory=asyncio.Event)
+    # API v2: the graph as submitted (before core/ASSET resolution), flags, live view.
+    api: str = "v1"
+    submitted: dict[str, Any] | None = None
+    cancel_requested: bool = False
+    expired: bool = False
+    progress: dict[str, Any] | None = None
+    preview: dict[str, Any] | None = None
+    output_assets: list[str] = field(default_factory=list)
+    loaded: list[str] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    bump: asyncio.Event = field(default_factory=asyncio.Event)
+    last_v2: str = "queued"
+    last_position: int | None = None
 
     def move_to(self, state: str) -> None:
         """Enter ``state`` and remember it in :attr:`states`."""
         self.state = state
         self.states.append(state)
         self.update_time = time.time()
+        # A job leaving the pending queue for a worker is next: position 0.
+        self.sync_status(0 if self.v2_status == "queued" else None)
+
+    @property
+    def v2_status(self) -> str:
+        """``queued|running|canceling|succeeded|failed|canceled|expired`` (API v2)."""
+        if self.expired:
+            return "expired"
+        if self.state in V2_TERMINAL:
+            return V2_TERMINAL[self.state]
+        if self.cancel_requested:
+            return "canceling"
+        return "running" if self.state == EXECUTING else "queued"
+
+    @property
+    def v2_terminal(self) -> bool:
+        """Whether :attr:`v2_status` can no longer change (expired aside)."""
+        return self.v2_status in ("succeeded", "failed", "canceled", "expired")
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        """Keep a v2 SSE event and wake every stream waiting on this job."""
+        self.events.append((kind, data))
+        self.bump.set()
+        self.bump = asyncio.Event()
+
+    def sync_status(self, position: int | None = None) -> None:
+        """Emit a ``status`` event when the v2 status or the queue position changed."""
+        status = self.v2_status
+        if status == self.last_v2 and position == self.last_position:
+            return
+        self.last_v2, self.last_position = status, position
+        self.emit("status", {"status": status, "queue_position": position})
 
     @property
     def friendly(self) -> str:
@@ -144,11 +201,16 @@ class CloudState:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     unsent: int = 0
+    v2: V2State = field(default_factory=V2State)
+    deprecated_calls: list[str] = field(default_factory=list)
 
-    def add_job(self, job_id: str, prompt: dict[str, Any], extra: dict[str, Any]) -> Job:
-        """Queue a new job at the end of the user's queue and wake the executor."""
+    def add_job(self, job_id: str, prompt: dict[str, Any], extra: dict[str, Any], **v2: Any) -> Job:
+        """Queue a new job at the end of the user's queue and wake the executor.
+
+        ``v2`` sets API v2 fields of :class:`Job` (``api``, ``submitted``).
+        """
         self.counter += 1
-        job = Job(job_id, self.counter, prompt, extra)
+        job = Job(job_id, self.counter, prompt, extra, **v2)
         self.jobs[job_id] = job
         self.pending.append(job_id)
         self.queue_changed()
@@ -159,11 +221,22 @@ class CloudState:
         """Pending plus running jobs of the user."""
         return len(self.pending) + (1 if self.running is not None else 0)
 
+    def queue_position(self, job: Job) -> int | None:
+        """Jobs ahead of a queued ``job`` (0: next, or dispatching); None once it runs."""
+        if job.v2_status != "queued":
+            return None
+        if job.id in self.pending:
+            return self.pending.index(job.id) + (1 if self.running is not None else 0)
+        return 0
+
     def queue_changed(self) -> None:
-        """Broadcast ``status`` as ComfyUI does on every queue change."""
+        """Broadcast ``status`` as ComfyUI does on every queue change (and v2 positions)."""
         self.broadcast(
             "status", {"status": {"exec_info": {"queue_remaining": self.queue_remaining()}}}
         )
+        for job_id in self.pending:
+            job = self.jobs[job_id]
+            job.sync_status(self.queue_position(job))
 
     def queue_item(self, job: Job) -> list[Any]:
         """``[number, prompt_id, workflow, output_node_ids, {create_time ms}]``."""

@@ -59,6 +59,10 @@ def build_app(state: ServerState) -> web.Application:
             if request.headers.get("Authorization") != f"Basic {token}":
                 headers = {"WWW-Authenticate": 'Basic realm="comfyui"'}
                 return web.Response(status=401, text="401: Unauthorized", headers=headers)
+        bearer = state.knobs.bearer_token
+        if bearer is not None and request.headers.get("Authorization") != f"Bearer {bearer}":
+            headers = {"WWW-Authenticate": 'Bearer realm="comfyui"'}
+            return web.Response(status=401, text="401: Unauthorized", headers=headers)
         key = strip_api(request.path)
         if state.fail_paths.get(key, 0) > 0:
             state.fail_paths[key] -= 1

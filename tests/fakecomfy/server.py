@@ -64,6 +64,9 @@ class FakeComfy(HostileSwitches, LoopThread):
             neither server memory nor disk grows); reset to None once used.
         basic_auth: ``"user:password"`` that every request and socket must carry as
             basic auth (a reverse proxy in front of ComfyUI); others get a 401.
+        bearer_token: a token every request and socket must carry as
+            ``Authorization: Bearer <token>`` (an auth plugin, a rented GPU box's
+            proxy); others get a 401 with a ``Bearer`` challenge.
     """
 
     thread_name = "fakecomfy"
@@ -84,6 +87,7 @@ class FakeComfy(HostileSwitches, LoopThread):
         self.history_delay_max_seconds = 5.0
         self.huge_output_bytes: int | None = None
         self.basic_auth: str | None = None
+        self.bearer_token: str | None = None
         self._models = dict(models if models is not None else DEFAULT_MODELS)
         self._object_info = object_info if object_info is not None else load_object_info()
         self._host = host

@@ -43,6 +43,7 @@ class Knobs(Protocol):
     history_delay_max_seconds: float
     huge_output_bytes: int | None
     basic_auth: str | None
+    bearer_token: str | None
 
 
 @dataclass

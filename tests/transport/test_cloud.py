@@ -74,14 +74,22 @@ class Recorder:
         return [r for r in self.requests if r.url.host == host]
 
 
-def make_client(recorder: Recorder, sleeps: list[float] | None = None) -> CloudClient:
-    """A CloudClient whose requests (API and storage) go to ``recorder``."""
+def make_client(
+    recorder: Recorder, sleeps: list[float] | None = None, api: str = "v1"
+) -> CloudClient:
+    """A CloudClient whose requests (API and storage) go to ``recorder``.
+
+    The v1 API by default: these tests pin the deprecated v1 path (the fallback when a
+    deployment does not serve v2); the v2 path is in test_cloud_v2.py.
+    """
 
     async def sleep(seconds: float) -> None:
         if sleeps is not None:
             sleeps.append(seconds)
 
-    return CloudClient(API, api_key=KEY, transport=httpx.MockTransport(recorder), sleep=sleep)
+    return CloudClient(
+        API, api_key=KEY, api=api, transport=httpx.MockTransport(recorder), sleep=sleep
+    )
 
 
 def assert_no_key(error: ComfycineError) -> None:
@@ -206,7 +214,7 @@ async def test_500_body_echoing_key_is_redacted() -> None:
     rec = Recorder(lambda r: httpx.Response(500, json={"code": "x", "message": f"bad {KEY}"}))
     async with make_client(rec) as client:
         with pytest.raises(ServerError) as info:
-            await client.job_status(JOB_ID)
+            await client.history(JOB_ID)
     assert "***" in info.value.message
     assert_no_key(info.value)
 
@@ -238,15 +246,6 @@ def test_terminal_statuses(status: str) -> None:
 def test_in_flight_statuses(status: str) -> None:
     """Every other value, known or new, means still in flight."""
     assert not is_terminal_status(status)
-
-
-async def test_job_status_reads_raw_state() -> None:
-    """job_status returns the status field of /api/job/{id}/status."""
-    body = {"id": JOB_ID, "status": "queued_waiting", "created_at": "x", "updated_at": "y"}
-    rec = Recorder(lambda r: httpx.Response(200, json=body))
-    async with make_client(rec) as client:
-        assert await client.job_status(JOB_ID) == "queued_waiting"
-    assert rec.requests[0].url.path == f"/api/job/{JOB_ID}/status"
 
 
 async def test_history_from_job_detail() -> None:
@@ -307,28 +306,18 @@ async def test_history_of_running_job_is_none() -> None:
         assert await client.history(JOB_ID) is None
 
 
-async def test_history_falls_back_to_history_v2() -> None:
-    """A 404 on /api/jobs/{id} reads /api/history_v2/{id} in the local history shape."""
-    entry = {
-        "prompt": {"prompt_id": JOB_ID},
-        "outputs": JOB_DETAIL["outputs"],
-        "status": {"status_str": "success", "completed": True, "messages": []},
-    }
-
-    def api(request: httpx.Request) -> httpx.Response:
-        if request.url.path.startswith("/api/jobs/"):
-            return httpx.Response(404, json={"code": "not_found", "message": "no"})
-        return httpx.Response(200, json={JOB_ID: entry})
-
-    rec = Recorder(api)
+async def test_history_never_calls_routes_marked_for_removal() -> None:
+    """A 404 on /api/jobs/{id} is unknown: history_v2 and /api/job/{id}/status stay unused."""
+    rec = Recorder(lambda r: httpx.Response(404, json={"code": "not_found", "message": "no"}))
     async with make_client(rec) as client:
-        history = await client.history(JOB_ID)
-    assert history is not None and history.status == "success"
-    assert rec.requests[1].url.path == f"/api/history_v2/{JOB_ID}"
+        assert await client.history(JOB_ID) is None
+        assert (await client.locate(JOB_ID)).state == "absent"
+    paths = [r.url.path for r in rec.requests]
+    assert paths and all(p == f"/api/jobs/{JOB_ID}" for p in paths)
 
 
-async def test_history_unknown_everywhere_is_none() -> None:
-    """404 on both routes means unknown (None), not an error."""
+async def test_history_unknown_is_none() -> None:
+    """404 on the job route means unknown (None), not an error."""
     rec = Recorder(lambda r: httpx.Response(404, json={"code": "not_found", "message": "no"}))
     async with make_client(rec) as client:
         assert await client.history(JOB_ID) is None
