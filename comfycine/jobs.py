@@ -202,6 +202,9 @@ class JobRunner:
                 await self.ledger.mark(record.id, "failed", error=recordable(exc))
                 raise
             answer = await self._recover_submission(record)
+        except IdempotencyKeyReused:
+            # The server holds a submission under this key already (a retry below us).
+            answer = await self._find_submitted(record, self._link(record))
         except ComfycineError as exc:
             await self.ledger.mark(record.id, "failed", error=recordable(exc))
             raise
@@ -239,6 +242,15 @@ class JobRunner:
             error = self._lost_contact(record, exc, submitting=True)
             raise error from None
 
+    async def _adopt_submission(self, record: JobRecord) -> JobRecord:
+        """A ``submitting`` job on a server that picks ids: its id, by its key."""
+        answer = await self._resubmit_same_key(record, self._link(record))
+        remote_id = str(answer.get("prompt_id") or record.id)
+        if remote_id != record.id:
+            record = await self.ledger.rename(record.id, remote_id)
+        await self.ledger.mark(record.id, "queued", submitted_at=time.time())
+        return replace(record, status="queued")
+
     async def _resubmit_same_key(self, record: JobRecord, link: Link) -> dict[str, Any]:
         """Send again under the same ``Idempotency-Key`` (Comfy API v2): never two jobs.
 
@@ -258,6 +270,13 @@ class JobRunner:
                     if exc.details.get("sent") is not False and not is_outage(exc):
                         raise
                     await link.failed(exc)
+        except OutageTooLong as exc:
+            raise self._lost_contact(record, exc, submitting=True) from None
+        return await self._find_submitted(record, link)
+
+    async def _find_submitted(self, record: JobRecord, link: Link) -> dict[str, Any]:
+        """The job the server holds under our key: found in its list, or exit 3 saying how."""
+        try:
             found = await link.call(
                 lambda: self.client.find_submission(record.graph, record.created_at or time.time())
             )
@@ -327,6 +346,10 @@ class JobRunner:
         ``attach=False`` skips the first look at the server when the updates were
         opened before the submission (nothing can have been missed).
         """
+        if record.status == "submitting" and self.client.server_minted_ids:
+            # Recorded, but the server's id never came back (a crash, a lost answer): ask
+            # again under the same Idempotency-Key, which can never make a second job.
+            record = await self._adopt_submission(record)
         owns_updates = updates is None
         updates = updates or self._updates(record.client_id)
         updates.bind(record.id)

@@ -20,6 +20,7 @@ from ..errors import ComfycineError, ExitCode
 from ..sanitize import clean_text
 from ..settings import Settings
 from ..tailscale import TailscaleStatus, tailscale_status
+from ..targetkinds import DEPLOYMENT, V2
 from ..targets import Target
 from ..transport import ComfyClient
 from ..transport.eventstream import EventStream
@@ -185,7 +186,27 @@ async def check_tcp(url: str, addresses: list[str], port: int, timeout: float) -
 
 
 async def check_http(target: Target, timeout: float) -> tuple[Check, ProbeResult]:
-    """The ``http`` rung: ``/system_stats`` answers as ComfyUI (the probe's verdict)."""
+    """The ``http`` rung: ``/system_stats`` answers as ComfyUI (the probe's verdict).
+
+    A Comfy API v2 server (comfy-api-proxy, a deployment) is asked its own way: one
+    authenticated look at an unknown job, which also checks the credentials.
+    """
+    if target.kind in {V2, DEPLOYMENT}:
+        from ..targetcheck import probe_v2
+
+        result, parts = await probe_v2(target, timeout=timeout)
+        uses = "; ".join(f"{part}: {how}" for part, how in parts.items())
+        if result.ok:
+            return Check(
+                "http", OK, f"{result.detail}. Uses {uses}", details={"api": parts}
+            ), result
+        if result.state == "auth":
+            code = "cloud_auth" if target.billed else "target_auth"
+            check = failed(
+                "http", result.detail, result.hint, exit_code=ExitCode.CLOUD_ACCOUNT, code=code
+            )
+            return check, result
+        return failed("http", f"{result.state}: {result.detail}", result.hint), result
     key = target.api_key if target.is_cloud else None
     result = await probe(
         target.url, timeout=timeout, api_key=key, auth=target.auth, target=target.name

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from ..errors import UsageError
 from ..settings import Settings, resolve
+from ..targetkinds import DEPLOYMENT, V2
 from ..targets import Target, resolve_target
 from .checks import OK, Check, DoctorReport, skipped
 from .network import (
@@ -83,9 +84,26 @@ async def _server_rungs(
     settings: Settings, target: Target, *, deep: bool, timeout: float, job_timeout: float
 ) -> dict[str, Check]:
     """http, then websocket, gpu and templates at once, then the deep job."""
+    target = await target.resolved()
     http, _ = await check_http(target, timeout)
     if http.status != OK:
         return {"http": http, **_skip_all(_SERVER_RUNGS[1:], "http failed")}
+    if target.kind in {V2, DEPLOYMENT}:
+        # Comfy API v2 has no socket, system view or node catalog: a job is the test.
+        job = skipped("job", "not run (add --deep)")
+        if deep:
+            job = await check_job(settings, target, job_timeout)
+        return {
+            "http": http,
+            "websocket": skipped(
+                "websocket", "Comfy API v2: each job streams its events over HTTP"
+            ),
+            "gpu": skipped("gpu", "Comfy API v2 has no system view"),
+            "job": job,
+            "templates": skipped(
+                "templates", "Comfy API v2 has no node catalog: templates are checked on submit"
+            ),
+        }
     async with target.client() as client:
         websocket, gpu, templates = await asyncio.gather(
             check_websocket(client, timeout), check_gpu(client), check_templates(settings, client)

@@ -222,8 +222,6 @@ class CloudClient(ComfyClient):
     ``v2`` or ``v1`` only.
     """
 
-    server_minted_ids = True
-
     def __init__(
         self,
         base_url: str = DEFAULT_CLOUD_URL,
@@ -278,6 +276,12 @@ class CloudClient(ComfyClient):
 
     def __repr__(self) -> str:
         return f"CloudClient({self.base_url!r})"
+
+    @property
+    def server_minted_ids(self) -> bool:  # type: ignore[override]
+        """v2 mints job ids (a lost submission is found by its key, never sent blindly);
+        on v1 the job is looked up under our id, as on a ComfyUI."""
+        return self._v2_served is not False
 
     def auth_error(self, status: int) -> ComfycineError | None:
         """None: refusals of the key are read from the answer (:meth:`_account_error`)."""

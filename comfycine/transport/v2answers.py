@@ -19,6 +19,7 @@ from ..errors import (
     RejectedError,
     ServerError,
     TargetAuthError,
+    TargetUnreachable,
     UsageError,
     ValidationFailed,
 )
@@ -238,6 +239,16 @@ def v2_error(
             code="deployment_stopped",
             hint="Start the deployment at platform.comfy.org, then retry.",
             details=base,
+        )
+    if status == 503 and code == "upstream_unreachable":
+        # comfy-api-proxy answers for itself while the ComfyUI behind it is down: an
+        # outage of that machine (waited out while following). On a submission the
+        # proxy made no job ("sent": False), though it keeps the key; a new try is new.
+        return TargetUnreachable(
+            f"{label} cannot reach the ComfyUI behind it (HTTP 503 upstream_unreachable).",
+            hint="Start the ComfyUI that this Comfy API v2 server fronts (or check its "
+            "--comfyui URL), then retry.",
+            details={**base, "url": _origin_of(response), "reason": "upstream", "sent": False},
         )
     if status == 413:
         return UsageError(

@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
+from comfycine.ledger import JobRecord, Ledger
 from tests.cli_support import Isolation, invoke
 from tests.fakecloud.server import FakeCloud
 from tests.fakecomfy.server import FakeComfy
@@ -231,3 +234,42 @@ def test_live_progress_arrives_from_the_event_stream(cloud: FakeCloud) -> None:
     phases = {line["progress"]["phase"] for line in lines[:-1] if "progress" in line}
     assert "running" in phases
     assert any(path.endswith("/events") for _, path, _ in cloud.requests)
+
+
+GRAPH = {
+    "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1}},
+    "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "g"}},
+}
+
+
+def ghost(isolation: Isolation, cloud: FakeCloud) -> str:
+    """A cloud job recorded (submitting) by a run that died before the server answered."""
+    job_id = str(uuid.uuid4())
+    with Ledger.open(isolation.data_dir / "ledger.sqlite3") as ledger:
+        ledger.add(JobRecord(job_id, "c", "cloud", cloud.url, graph=GRAPH, status="submitting"))
+    return job_id
+
+
+def test_wait_on_a_job_that_never_reached_the_cloud_submits_it_once(
+    cloud: FakeCloud, isolation: Isolation
+) -> None:
+    """wait on a recorded-but-unsent job: sent under its own key, one job, collected."""
+    job_id = ghost(isolation, cloud)
+    result = invoke("wait", job_id, "--json")
+    assert result.exit_code == 0, result
+    assert [key for key, _ in cloud.v2_submits] == [job_id] and len(cloud.job_ids) == 1
+    assert Path(result.envelope()["data"]["outputs"][0]).is_file()
+
+
+def test_wait_on_a_job_whose_answer_was_lost_never_doubles_it(
+    cloud: FakeCloud, isolation: Isolation
+) -> None:
+    """wait on a job the cloud got but never answered: refused copy, exit 3, still one job."""
+    job_id = ghost(isolation, cloud)
+    headers = {**cloud.v2_headers, "Idempotency-Key": job_id}
+    sent = httpx.post(f"{cloud.url}/api/v2/jobs", json={"workflow": GRAPH}, headers=headers)
+    assert sent.status_code == 201
+    result = invoke("wait", job_id, "--json")
+    assert result.exit_code == 3, result
+    assert result.envelope()["error"]["code"] == "submission_unknown"
+    assert len(cloud.job_ids) == 1

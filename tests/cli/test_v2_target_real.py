@@ -14,7 +14,8 @@ from comfycine.transport.v2 import V2Client
 from comfycine.transport.v2answers import IdempotencyKeyReused
 from tests.cli.test_generate_real import slow_graph, tiny_sd_graph, write_template
 from tests.cli_support import Isolation, invoke
-from tests.real_proxy import RealV2Proxy, image_graph
+from tests.ports import closed_port
+from tests.real_proxy import RealV2Proxy, image_graph, running_proxy
 from tests.real_server import RealComfyUI
 
 pytestmark = pytest.mark.real
@@ -176,3 +177,28 @@ async def test_a_resent_submission_never_makes_a_second_job(real_v2_proxy: RealV
     with httpx.Client(base_url=real_v2_proxy.url, timeout=10) as http:
         jobs = http.get("/api/v2/jobs", params={"limit": 100}).json()["jobs"]
     assert sum(1 for job in jobs if job["id"] == first["prompt_id"]) == 1
+
+
+def test_doctor_on_a_v2_target_checks_what_v2_has(box: RealV2Proxy, isolation: Isolation) -> None:
+    """doctor --target box --deep: http and a real job pass; socket, GPU, catalog skipped why."""
+    result = invoke("doctor", "--target", "box", "--deep", "--json")
+    checks = {c["name"]: c for c in result.envelope()["data"]["checks"]}
+    assert checks["http"]["status"] == "ok" and "v2" in checks["http"]["value"], checks["http"]
+    assert checks["job"]["status"] == "ok", checks["job"]
+    for name in ("websocket", "gpu", "templates"):
+        assert checks[name]["status"] == "skip" and "v2" in checks[name]["value"], checks[name]
+
+
+def test_a_v2_server_whose_comfyui_is_down_is_exit_3(
+    isolation: Isolation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proxy answers but its ComfyUI is down: exit 3 naming that, nothing left queued."""
+    with running_proxy(f"http://127.0.0.1:{closed_port()}", tmp_path / "orphan") as orphan:
+        monkeypatch.setenv("COMFYCINE_TARGETS", f"orphan={orphan.url}")
+        result = invoke("generate", "testimage", "--target", "orphan", "--json")
+        rows = {r["name"]: r for r in invoke("targets", "--json").envelope()["data"]["targets"]}
+    assert result.exit_code == 3, result
+    error = result.envelope()["error"]
+    assert "ComfyUI behind it" in error["message"] and "\n" not in error["message"]
+    assert rows["orphan"]["kind"] == "v2" and not rows["orphan"]["ok"]
+    assert rows["orphan"]["state"] == "upstream"
