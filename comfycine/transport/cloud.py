@@ -50,7 +50,7 @@ from .failures import map_http_errors, validation_error
 from .local import CONNECT_TIMEOUT, READ_TIMEOUT, ComfyClient, EventSource, prompt_body
 from .records import HistoryEntry, JobSighting, OutputRef, parse_outputs
 from .v2 import V2Client
-from .v2answers import NotServed
+from .v2answers import NotServed, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -97,20 +97,9 @@ def is_terminal_status(status: str) -> bool:
 
 
 def _error_body(response: httpx.Response) -> tuple[str | None, str]:
-    """``(error.type, message)`` of a Cloud error body, whichever of its shapes it uses."""
-    try:
-        data = response.json()
-    except ValueError:
-        return None, response.text[:300]
-    if not isinstance(data, dict):
-        return None, str(data)[:300]
-    error = data.get("error")
-    if isinstance(error, dict):
-        kind = error.get("type") or error.get("code")
-        return (str(kind) if kind else None), str(error.get("message") or "")
-    kind = data.get("type") or data.get("code")
-    message = data.get("message") or (error if isinstance(error, str) else "")
-    return (str(kind) if kind else None), str(message or "")
+    """``(error.type or code, message)`` of a Cloud error body, whichever shape it uses."""
+    kind, message, _ = error_body(response)
+    return kind, message
 
 
 def retry_after(response: httpx.Response, default: float = DEFAULT_RETRY_WAIT) -> float:

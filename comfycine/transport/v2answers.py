@@ -172,6 +172,8 @@ def v2_error(
     message = redact(message, secrets)  # a server may echo the key or token it refused
     said = one_line(message) or "(no message)"
     base = {"status": status, "type": code}
+    if status == 413:
+        code = code or "payload_too_large"  # a reverse proxy's own page says it too
     if code is None and looks_like_html(response):
         return not_v2(response, label, "an HTML page")
     if status in {401, 403} and (status == 401 or code in {"unauthorized", "forbidden"}):
@@ -217,29 +219,10 @@ def v2_error(
         )
     if status == 422 and code == "invalid_workflow":
         return _invalid_workflow(message, details)
-    if status == 422 and code == "workflow_format_ui":
-        return ValidationFailed(
-            f"{label} refused the graph: it is in the editor's format (nodes and links), "
-            "not the API format.",
-            code="workflow_format_ui",
-            hint="Export it with 'Export (API)' in ComfyUI, or convert it: "
-            "comfycine workflow convert FILE",
-            details=base,
-        )
-    if status == 422 and code == "missing_asset":
-        return RejectedError(
-            f"{label} does not know an input file of this job: {said}",
-            code="missing_asset",
-            hint="Submit it again: its inputs are uploaded anew.",
-            details=base,
-        )
-    if status == 422 and code == "deployment_stopped":
-        return RejectedError(
-            f"{label}: the deployment is stopped ({said}).",
-            code="deployment_stopped",
-            hint="Start the deployment at platform.comfy.org, then retry.",
-            details=base,
-        )
+    refusal = _REFUSALS.get((status, code or ""))
+    if refusal is not None:
+        kind, text, hint = refusal
+        return kind(text.format(label=label, said=said), code=code, hint=hint, details=base)
     if status == 503 and code == "upstream_unreachable":
         # comfy-api-proxy answers for itself while the ComfyUI behind it is down: an
         # outage of that machine (waited out while following). On a submission the
@@ -250,18 +233,37 @@ def v2_error(
             "--comfyui URL), then retry.",
             details={**base, "url": _origin_of(response), "reason": "upstream", "sent": False},
         )
-    if status == 413:
-        return UsageError(
-            f"{label} refused the upload as too large: {said}",
-            code="upload_too_large",
-            hint="Resize or re-encode the file (Comfy API v2 expects uploads under ~100 MB).",
-            details=base,
-        )
     return ServerError(
         f"{label} answered HTTP {status} to {response.request.method} "
         f"{response.request.url.path}: {code or ''}{': ' if code else ''}{said}",
         details={**base, "path": response.request.url.path, "body": message},
     )
+
+
+# Refusals that need no more than a sentence: (status, code) → (error, message, hint).
+_REFUSALS: dict[tuple[int, str], tuple[type[ComfycineError], str, str]] = {
+    (422, "workflow_format_ui"): (
+        ValidationFailed,
+        "{label} refused the graph: it is in the editor's format (nodes and links), not the "
+        "API format.",
+        "Export it with 'Export (API)' in ComfyUI, or convert it: comfycine workflow convert FILE",
+    ),
+    (422, "missing_asset"): (
+        RejectedError,
+        "{label} does not know an input file of this job: {said}",
+        "Submit it again: its inputs are uploaded anew.",
+    ),
+    (422, "deployment_stopped"): (
+        RejectedError,
+        "{label}: the deployment is stopped ({said}).",
+        "Start the deployment at platform.comfy.org, then retry.",
+    ),
+    (413, "payload_too_large"): (
+        UsageError,
+        "{label} refused the upload as too large: {said}",
+        "Resize or re-encode the file (Comfy API v2 expects uploads under ~100 MB).",
+    ),
+}
 
 
 def _origin_of(response: httpx.Response) -> str:

@@ -273,3 +273,32 @@ def test_wait_on_a_job_whose_answer_was_lost_never_doubles_it(
     assert result.exit_code == 3, result
     assert result.envelope()["error"]["code"] == "submission_unknown"
     assert len(cloud.job_ids) == 1
+
+
+def test_a_refused_event_stream_is_followed_by_polling(cloud: FakeCloud) -> None:
+    """A proxy refusing the job's stream (403 page): polling, one notice, the job collected."""
+    cloud.v2_events = "refused"
+    cloud.node_seconds = 0.2
+    result = invoke("generate", "testimage", "--target", "cloud", "--json")
+    assert result.exit_code == 0, result
+    assert result.stderr.count("No live progress") == 1
+
+
+def test_a_refused_socket_on_the_v1_fallback_is_followed_by_polling(cloud: FakeCloud) -> None:
+    """v1 fallback with its WebSocket refused: the job route is polled, the job collected."""
+    cloud.v2_enabled = False
+    cloud.ws_refused = True
+    result = invoke("generate", "testimage", "--target", "cloud", "--json")
+    assert result.exit_code == 0, result
+    assert "No live progress" in result.stderr and cloud.deprecated_calls == []
+
+
+def test_ws_only_on_a_stream_that_is_not_served_is_exit_3_naming_the_job(cloud: FakeCloud) -> None:
+    """--transport ws where the cloud serves no job events: exit 3, the job named, not rerun."""
+    cloud.v2_events = "501"
+    cloud.node_seconds = 0.2
+    result = invoke("generate", "testimage", "--target", "cloud", "--transport", "ws", "--json")
+    assert result.exit_code == 3, result
+    error = result.envelope()["error"]
+    assert error["details"]["job"] in cloud.job_ids and "fallback" not in error["details"]
+    assert len(cloud.job_ids) == 1

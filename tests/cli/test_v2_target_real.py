@@ -15,7 +15,7 @@ from comfycine.transport.v2answers import IdempotencyKeyReused
 from tests.cli.test_generate_real import slow_graph, tiny_sd_graph, write_template
 from tests.cli_support import Isolation, invoke
 from tests.ports import closed_port
-from tests.real_proxy import RealV2Proxy, image_graph, running_proxy
+from tests.real_proxy import RealV2Proxy, image_graph, running_proxy, solid_png
 from tests.real_server import RealComfyUI
 
 pytestmark = pytest.mark.real
@@ -56,13 +56,14 @@ def test_sampling_progress_comes_over_the_event_stream(
 ) -> None:
     """--events on a v2 target shows the sampler's steps (from the job's SSE stream)."""
     write_template(isolation.workflow_dir, "tinysd", tiny_sd_graph(real.checkpoint))
+    # 30 steps: the stream throttles progress (~2/s); a sampler must last to be seen.
     result = invoke(
-        "generate", "tinysd", "--target", "box", "-p", "a boat", "--steps", "4", "--events"
+        "generate", "tinysd", "--target", "box", "-p", "a boat", "--steps", "30", "--events"
     )
     assert result.exit_code == 0, result
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     steps = {p["progress"].get("steps") for p in lines[:-1] if "progress" in p}
-    assert 4 in steps and lines[-1]["ok"]
+    assert 30 in steps and lines[-1]["ok"]
     assert any(p.get("progress", {}).get("transport") == "ws" for p in lines[:-1])
 
 
@@ -202,3 +203,16 @@ def test_a_v2_server_whose_comfyui_is_down_is_exit_3(
     assert "ComfyUI behind it" in error["message"] and "\n" not in error["message"]
     assert rows["orphan"]["kind"] == "v2" and not rows["orphan"]["ok"]
     assert rows["orphan"]["state"] == "upstream"
+
+
+def test_a_batch_runs_on_a_v2_target(box: RealV2Proxy, isolation: Isolation) -> None:
+    """batch --target box: every image rendered over v2, the skipped validation said once."""
+    folder = isolation.root / "plates"
+    folder.mkdir()
+    for index in range(3):
+        (folder / f"plate-{index}.png").write_bytes(solid_png(0x102030 + index * 4099, size=16))
+    result = invoke("batch", str(folder), "testblur", "--target", "box", "--json")
+    assert result.exit_code == 0, result
+    items = result.envelope()["data"]["items"]
+    assert [i["status"] for i in items] == ["succeeded"] * 3
+    assert result.stderr.count("Validation skipped") <= 1

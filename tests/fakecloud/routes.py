@@ -328,6 +328,9 @@ class Routes:
         """``/ws?clientId=&token=``: refuse a bad token (401); send ``status``; then relay."""
         if request.query.get("token") != self.state.api_key or self.state.knobs.v1_key_refused:
             return error_response(401, "unauthorized", "Invalid or missing token")
+        if self.state.knobs.ws_refused:
+            # A proxy in front that passes plain HTTP only.
+            return web.Response(status=403, text="Forbidden")
         client_id = request.query.get("clientId")
         self.state.ws_client_ids.append(client_id)
         ws = web.WebSocketResponse(heartbeat=None)

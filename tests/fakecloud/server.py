@@ -25,8 +25,10 @@ otherwise. Knobs (attributes):
   without v2).
 * ``v2_key_refused`` / ``v1_key_refused`` (False): that API answers 401 to the key the
   other accepts (``v1_key_refused`` covers ``/ws?token=`` too).
-* ``v2_events`` (``"sse"``): ``"501"`` answers ``not_implemented``; ``"drop"`` cuts the
-  stream after the on-connect snapshot, never sending a terminal event.
+* ``ws_refused`` (False): v1's ``/ws`` answers 403 (a proxy passing plain HTTP only).
+* ``v2_events`` (``"sse"``): ``"501"`` answers ``not_implemented``; ``"refused"`` a 403
+  page; ``"drop"`` cuts the stream after the on-connect snapshot, never sending a
+  terminal event.
 * ``v2_answers`` (``"ok"``): ``"html"`` answers every v2 call with a 200 captive-portal
   page; ``"v1"`` with 200 v1 bodies (``{"prompt_id": ...}`` to ``POST /api/v2/jobs``).
 * ``url_ttl`` (3600): seconds a signed storage URL lives (v2 and ``/api/view``); then 403.
@@ -104,6 +106,7 @@ class FakeCloud(V2Scenarios, LoopThread):
         self.v2_key_refused = False
         self.v1_key_refused = False
         self.v2_events = "sse"
+        self.ws_refused = False
         self.v2_answers = "ok"
         self.v2_upload_limit_bytes = V2_UPLOAD_LIMIT
         self._host = host

@@ -60,6 +60,7 @@ class Knobs(Protocol):
     v2_events: str
     v2_answers: str
     v2_upload_limit_bytes: int
+    ws_refused: bool
 
 
 @dataclass

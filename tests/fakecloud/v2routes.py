@@ -134,13 +134,16 @@ class V2Routes:
         return web.Response(status=204)
 
     async def job_events(self, request: web.Request) -> web.StreamResponse:
-        """SSE per ``v2_events``: ``sse`` (spec §4.5), ``501``, or ``drop``."""
+        """SSE per ``v2_events``: ``sse`` (spec §4.5), ``501``, ``drop``, or ``refused``
+        (a proxy in front that answers 403 with a page: it does not pass streams)."""
         job = self._job(request)
         if job is None:
             return _not_found("Job")
         mode = self.state.knobs.v2_events
         if mode == "501":
             return error_response(501, "not_implemented", "Event streaming is not available")
+        if mode == "refused":
+            return web.Response(status=403, text="<html>Forbidden</html>", content_type="text/html")
         return await stream_events(self.state, self.storage, job, request, drop=mode == "drop")
 
     async def cancel_job(self, request: web.Request) -> web.StreamResponse:

@@ -158,7 +158,9 @@ def test_event_stream_of_a_sampling_job(
     real_v2_proxy: RealV2Proxy, real_comfyui: RealComfyUI
 ) -> None:
     """SSE: a status, progress with steps, previews, the final status, then outputs, then EOF."""
-    job_id = submit(real_v2_proxy, sampling_graph(real_comfyui.checkpoint)).json()["id"]
+    # 30 steps: progress is throttled (~2/s), so the sampler must run long enough to show.
+    graph = sampling_graph(real_comfyui.checkpoint, steps=30)
+    job_id = submit(real_v2_proxy, graph).json()["id"]
     events = read_events(real_v2_proxy, job_id)
     names = [name for name, _ in events]
     statuses = [data for name, data in events if name == "status"]
@@ -170,8 +172,8 @@ def test_event_stream_of_a_sampling_job(
     # proxy, about half and half here): read to EOF, never stop at "succeeded".
     assert names.count("output") == 1 and names[-1] in {"status", "output"}
     progress = [data for name, data in events if name == "progress"]
-    sampler = [p for p in progress if p.get("current_node") == "5" and p.get("steps") == 8]
-    assert sampler and all(0 <= p["step"] <= 8 for p in sampler)
+    sampler = [p for p in progress if p.get("current_node") == "5" and p.get("steps") == 30]
+    assert sampler and all(0 <= p["step"] <= 30 for p in sampler)
     assert all(0.0 <= p["value"] <= 1.0 for p in progress)
     previews = [data for name, data in events if name == "preview"]
     assert previews and previews[0]["node_id"] == "5"
