@@ -28,7 +28,8 @@ class JobProgress:
     step: int | None = None
     steps: int | None = None
     detail: str | None = None
-    # How updates arrive: "ws" (live progress) or "poll" (queue position, running, done).
+    # How updates arrive: "ws" or "sse" (live progress: the socket, a v2 job's event
+    # stream) or "poll" (queue position, running, done).
     transport: str | None = None
     # Seconds without any sign of life, once the stall watchdog has reported it.
     stalled: float | None = None

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
+from .graphs import blur_chain, random_colour, txt2img
 from .ports import closed_port
 from .real_server import RealComfyUI
 
@@ -199,16 +200,12 @@ def read_events(
 # --- graphs that run on the CPU ComfyUI (fresh inputs each call, so ComfyUI never caches) ---
 
 
-def _colour() -> int:
-    return secrets.randbelow(1 << 24)
-
-
 def image_graph(prefix: str = "v2", size: int = 32) -> dict[str, Any]:
     """EmptyImage → SaveImage: one PNG in well under a second."""
     return {
         "1": {
             "class_type": "EmptyImage",
-            "inputs": {"width": size, "height": size, "batch_size": 1, "color": _colour()},
+            "inputs": {"width": size, "height": size, "batch_size": 1, "color": random_colour()},
         },
         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": prefix}},
     }
@@ -216,24 +213,7 @@ def image_graph(prefix: str = "v2", size: int = 32) -> dict[str, Any]:
 
 def slow_graph(blurs: int = 30) -> dict[str, Any]:
     """A chain of ImageBlur on a 768×768 batch of 2: seconds of CPU, two PNGs at the end."""
-    graph: dict[str, Any] = {
-        "1": {
-            "class_type": "EmptyImage",
-            "inputs": {"width": 768, "height": 768, "batch_size": 2, "color": _colour()},
-        }
-    }
-    previous = "1"
-    for index in range(2, blurs + 2):
-        graph[str(index)] = {
-            "class_type": "ImageBlur",
-            "inputs": {"image": [previous, 0], "blur_radius": 9, "sigma": 2.0},
-        }
-        previous = str(index)
-    graph["999"] = {
-        "class_type": "SaveImage",
-        "inputs": {"images": [previous, 0], "filename_prefix": "v2slow"},
-    }
-    return graph
+    return blur_chain(blurs, prefix="v2slow")
 
 
 def failing_graph() -> dict[str, Any]:
@@ -241,7 +221,7 @@ def failing_graph() -> dict[str, Any]:
     return {
         "1": {
             "class_type": "EmptyImage",
-            "inputs": {"width": 4, "height": 4, "batch_size": 1, "color": _colour()},
+            "inputs": {"width": 4, "height": 4, "batch_size": 1, "color": random_colour()},
         },
         "2": {
             "class_type": "ImageBlur",
@@ -253,32 +233,7 @@ def failing_graph() -> dict[str, Any]:
 
 def sampling_graph(checkpoint: str, steps: int = 8) -> dict[str, Any]:
     """txt2img on the tiny checkpoint, 64×64: per-step progress and latent previews."""
-    return {
-        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": checkpoint}},
-        "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a red fox", "clip": ["1", 1]}},
-        "3": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["1", 1]}},
-        "4": {
-            "class_type": "EmptyLatentImage",
-            "inputs": {"width": 64, "height": 64, "batch_size": 1},
-        },
-        "5": {
-            "class_type": "KSampler",
-            "inputs": {
-                "model": ["1", 0],
-                "positive": ["2", 0],
-                "negative": ["3", 0],
-                "latent_image": ["4", 0],
-                "seed": _colour(),
-                "steps": steps,
-                "cfg": 7.0,
-                "sampler_name": "euler",
-                "scheduler": "normal",
-                "denoise": 1.0,
-            },
-        },
-        "6": {"class_type": "VAEDecode", "inputs": {"samples": ["5", 0], "vae": ["1", 2]}},
-        "7": {"class_type": "SaveImage", "inputs": {"images": ["6", 0], "filename_prefix": "v2sd"}},
-    }
+    return txt2img(checkpoint, steps=steps, seed=random_colour(), prefix="v2sd")
 
 
 def solid_png(rgb: int, size: int = 8) -> bytes:

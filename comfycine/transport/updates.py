@@ -96,8 +96,11 @@ class JobUpdates:
 
     @property
     def transport(self) -> str:
-        """``ws`` while the socket is open, ``poll`` otherwise (for progress displays)."""
-        return "poll" if self.polling else "ws"
+        """``ws`` (the socket) or ``sse`` (a v2 job's stream) while open, ``poll`` otherwise."""
+        if self.stream is None:
+            return "poll"
+        # A Comfy API v2 job's event stream (server-sent events over HTTP), or the socket.
+        return "sse" if getattr(self.stream, "job_id", None) else "ws"
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()

@@ -446,9 +446,9 @@ class V2Client(ComfyClient):
             try:
                 if not response.is_redirect:
                     if response.status_code >= 400:
+                        # Our own origin (the proxy's /content): a refusal is the token's.
                         await response.aread()
-                        if response.status_code not in {401, 403, 410}:
-                            raise self._error(response)
+                        raise self._error(response)
                     yield response
                     return
                 await response.aread()

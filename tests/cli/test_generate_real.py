@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from tests.cli_support import Isolation, files_under, invoke, join
+from tests.graphs import blur_chain
 from tests.real_server import RealComfyUI
 
 pytestmark = pytest.mark.real
@@ -62,34 +62,8 @@ def tiny_sd_graph(checkpoint: str) -> dict[str, Any]:
 
 
 def slow_graph(nodes: int = 40) -> dict[str, Any]:
-    """A chain of blurs: seconds of CPU, one node boundary (interrupt point) per blur.
-
-    The colour is drawn at random: ComfyUI caches results across jobs, and a chain
-    sharing its first nodes with an earlier one would finish at once.
-    """
-    graph: dict[str, Any] = {
-        "1": {
-            "class_type": "EmptyImage",
-            "inputs": {
-                "width": 768,
-                "height": 768,
-                "batch_size": 2,
-                "color": random.randrange(1 << 24),
-            },
-        }
-    }
-    previous = "1"
-    for index in range(2, nodes + 2):
-        graph[str(index)] = {
-            "class_type": "ImageBlur",
-            "inputs": {"image": [previous, 0], "blur_radius": 9, "sigma": 2.0},
-        }
-        previous = str(index)
-    graph["999"] = {
-        "class_type": "SaveImage",
-        "inputs": {"images": [previous, 0], "filename_prefix": "slow"},
-    }
-    return graph
+    """A chain of blurs: seconds of CPU, one node boundary (interrupt point) per blur."""
+    return blur_chain(nodes)
 
 
 def test_video_job_writes_mp4(real: RealComfyUI, isolation: Isolation) -> None:

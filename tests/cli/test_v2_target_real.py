@@ -64,7 +64,7 @@ def test_sampling_progress_comes_over_the_event_stream(
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     steps = {p["progress"].get("steps") for p in lines[:-1] if "progress" in p}
     assert 30 in steps and lines[-1]["ok"]
-    assert any(p.get("progress", {}).get("transport") == "ws" for p in lines[:-1])
+    assert any(p.get("progress", {}).get("transport") == "sse" for p in lines[:-1])
 
 
 def test_polling_only_also_finishes(box: RealV2Proxy, isolation: Isolation) -> None:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.graphs import txt2img
 from tests.real_server import RealComfyUI
 
 pytestmark = pytest.mark.real
@@ -22,35 +23,7 @@ STEPS = 5
 
 def sampling_graph(checkpoint: str, steps: int = STEPS) -> dict[str, Any]:
     """The standard txt2img graph on the tiny checkpoint, 64×64."""
-    return {
-        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": checkpoint}},
-        "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a red fox", "clip": ["1", 1]}},
-        "3": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["1", 1]}},
-        "4": {
-            "class_type": "EmptyLatentImage",
-            "inputs": {"width": 64, "height": 64, "batch_size": 1},
-        },
-        "5": {
-            "class_type": "KSampler",
-            "inputs": {
-                "model": ["1", 0],
-                "positive": ["2", 0],
-                "negative": ["3", 0],
-                "latent_image": ["4", 0],
-                "seed": 42,
-                "steps": steps,
-                "cfg": 7.0,
-                "sampler_name": "euler",
-                "scheduler": "normal",
-                "denoise": 1.0,
-            },
-        },
-        "6": {"class_type": "VAEDecode", "inputs": {"samples": ["5", 0], "vae": ["1", 2]}},
-        "7": {
-            "class_type": "SaveImage",
-            "inputs": {"images": ["6", 0], "filename_prefix": "comfycine_tiny"},
-        },
-    }
+    return txt2img(checkpoint, steps=steps, prefix="comfycine_tiny")
 
 
 def test_system_stats_reports_a_cpu_device(real_comfyui: RealComfyUI) -> None:
