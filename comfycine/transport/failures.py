@@ -59,6 +59,15 @@ _REASON_TEXT = {
 }
 
 
+_CLOUD_REASON_TEXT = {
+    "dns": "the host name does not resolve (no internet, or a DNS problem)",
+    "refused": "the connection was refused",
+    "timeout": "no answer in time",
+    "connect": "the connection failed",
+    "dropped": "the connection was closed",
+}
+
+
 def unreachable_error(url: str, reason: str, *, sent: bool = True) -> TargetUnreachable:
     """A :class:`TargetUnreachable` with a plain reason and the next command.
 
@@ -67,6 +76,13 @@ def unreachable_error(url: str, reason: str, *, sent: bool = True) -> TargetUnre
     """
     url = shown_url(url)  # a password in the URL is never echoed
     host = urlsplit(url).hostname or url
+    if host.endswith((".comfy.org", ".comfy.app")):
+        # Comfy's own service: the fault is this machine's connection, or theirs.
+        return TargetUnreachable(
+            f"Cannot reach Comfy's service at {url}: {_CLOUD_REASON_TEXT.get(reason, reason)}.",
+            hint="Check this machine's internet connection, then: comfycine doctor --target cloud",
+            details={"url": url, "reason": reason, "sent": sent},
+        )
     hint = "Check that ComfyUI runs with --listen and that COMFYUI_URL is right."
     if host.startswith("100.") or host.endswith(".ts.net"):
         hint = (

@@ -135,3 +135,15 @@ async def test_api_parts_name_which_api_serves_what() -> None:
     async with cloud(Recorder(lambda r: httpx.Response(500))) as client:
         parts = client.api_parts()
     assert "v2" in parts["jobs"] and "v1" in parts["nodes"] and "v1" in parts["probe"]
+
+
+def test_unreachable_cloud_names_the_service_not_the_pc() -> None:
+    """Comfy Cloud out of reach: the message names Comfy's service, never ComfyUI or the PC."""
+    from comfycine.transport.failures import unreachable_error
+
+    error = unreachable_error("https://cloud.comfy.org", "timeout")
+    assert "Comfy's service" in error.message and "ComfyUI" not in error.message
+    assert "PC" not in (error.hint or "") and "--listen" not in (error.hint or "")
+    assert "doctor --target cloud" in (error.hint or "")
+    local = unreachable_error("http://100.64.1.2:8188", "timeout")
+    assert "ComfyUI" in local.message and "comfy.org" not in (local.hint or "")
