@@ -141,4 +141,10 @@ def server_timing(history: HistoryEntry) -> dict[str, Any]:
         out["server_start_ms"] = start["timestamp"]
     if isinstance(end.get("timestamp"), int):
         out["server_end_ms"] = end["timestamp"]
+    # Comfy API v2 gives durations instead (metrics.queue_ms / execution_ms).
+    metrics = history.raw.get("metrics")
+    if isinstance(metrics, dict):
+        for key in ("queue_ms", "execution_ms"):
+            if isinstance(metrics.get(key), int | float):
+                out[f"server_{key}"] = metrics[key]
     return out

@@ -312,7 +312,9 @@ class V2Client(ComfyClient):
         if response.status_code != 200:
             return None
         data = read_object(response, self.label)
-        sent = _comparable(with_assets(graph, self._hashes))
+        ours = with_assets(graph, self._hashes)
+        skip = _asset_inputs(ours)
+        sent = _comparable(ours, skip)
         matches = []
         for job in data.get("jobs") or ():
             if not isinstance(job, dict) or not isinstance(job.get("id"), str):
@@ -324,7 +326,7 @@ class V2Client(ComfyClient):
             if answer.status_code != 200:
                 continue
             workflow = read_object(answer, self.label).get("workflow")
-            if isinstance(workflow, dict) and _comparable(workflow) == sent:
+            if isinstance(workflow, dict) and _comparable(workflow, skip) == sent:
                 matches.append(job["id"])
         return matches[0] if len(matches) == 1 else None
 
@@ -550,8 +552,20 @@ def blake3_of(path: Path) -> str:
     return f"blake3:{hasher.hexdigest()}"
 
 
-def _comparable(graph: dict[str, Any]) -> dict[str, Any]:
-    """A graph with its asset inputs blanked: servers rewrite them (ids to file names)."""
+def _asset_inputs(graph: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (node, input) pairs of a graph that hold a ``core/ASSET`` object."""
+    return {
+        (str(node_id), name)
+        for node_id, node in graph.items()
+        if isinstance(node, dict) and isinstance(node.get("inputs"), dict)
+        for name, value in node["inputs"].items()
+        if isinstance(value, dict) and value.get("__type") == "core/ASSET"
+    }
+
+
+def _comparable(graph: dict[str, Any], skip: set[tuple[str, str]]) -> dict[str, Any]:
+    """A graph without the inputs in ``skip``: a server rewrites asset inputs (an object in
+    what we sent, a file name in what it ran), so those are left out of the comparison."""
     out: dict[str, Any] = {}
     for node_id, node in graph.items():
         if not isinstance(node, dict):
@@ -560,11 +574,7 @@ def _comparable(graph: dict[str, Any]) -> dict[str, Any]:
         inputs: dict[str, Any] = found if isinstance(found, dict) else {}
         out[str(node_id)] = {
             "class_type": node.get("class_type"),
-            "inputs": {
-                k: v
-                for k, v in inputs.items()
-                if not (isinstance(v, dict) and v.get("__type") == "core/ASSET")
-            },
+            "inputs": {k: v for k, v in inputs.items() if (str(node_id), k) not in skip},
         }
     return out
 

@@ -452,3 +452,29 @@ async def test_find_submission_on_a_server_that_cannot_list_is_none() -> None:
     rec = Recorder(lambda r: v2_error(501, "not_implemented"))
     async with client(rec) as c:
         assert await c.find_submission({}, since=0) is None
+
+
+async def test_v2_metrics_reach_the_ledgers_timing() -> None:
+    """metrics.queue_ms / execution_ms of a finished job are kept as server timing."""
+    from comfycine.outcomes import server_timing
+
+    metrics = {"queue_ms": 900, "execution_ms": 4200}
+    rec = Recorder(lambda r: httpx.Response(200, json=job("succeeded", metrics=metrics)))
+    async with client(rec) as c:
+        history = await c.history(JOB)
+    assert history is not None
+    assert server_timing(history) == {"server_queue_ms": 900, "server_execution_ms": 4200}
+
+
+async def test_find_submission_ignores_inputs_the_server_rewrote() -> None:
+    """An asset input reads as a file name in the server's copy: still our job."""
+    ours = {"10": {"class_type": "LoadImage", "inputs": {"image": "asset:as-1/plate.png"}}}
+    theirs = {"10": {"class_type": "LoadImage", "inputs": {"image": "v2/plate.png"}}}
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/jobs":
+            return httpx.Response(200, json={"jobs": [{"id": "a"}]})
+        return httpx.Response(200, json={"workflow": theirs, "format": "api"})
+
+    async with client(Recorder(api)) as c:
+        assert await c.find_submission(ours, since=0) == "a"
