@@ -40,7 +40,14 @@ async def check_target(target: Target, *, timeout: float = 3.0) -> dict[str, Any
             "detail": "COMFY_CLOUD_API_KEY is not set",
             "hint": "Set COMFY_CLOUD_API_KEY (from platform.comfy.org) to use the cloud.",
         }
-    target = await target.resolved(fresh=True)
+    started = time.monotonic()
+    try:
+        target = await target.resolved(fresh=True)
+    except TargetUnreachable as exc:
+        # Asking what it is found it out of reach: that is the row (no second wait).
+        reason = str(exc.details.get("reason") or "connect")
+        result = _result(target, reason, started, exc.message, exc.hint)
+        return {**target.to_dict(), **result.to_dict()}
     if target.kind in {V2, DEPLOYMENT}:
         result, parts = await probe_v2(target, timeout=timeout)
         return {**target.to_dict(), **result.to_dict(), "api": parts}

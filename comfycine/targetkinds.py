@@ -19,7 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from .errors import TargetUnreachable
 from .transport.auth import OriginBoundAuth, TargetAuth
+from .transport.failures import map_http_errors
 from .urls import bare_url, credentials
 
 COMFYUI = "comfyui"
@@ -124,7 +126,10 @@ async def ask_kind(
     timeout: float = PROBE_TIMEOUT,
 ) -> str | None:
     """``v2`` when ``GET /api/v2/health`` answers as comfy-api-proxy does, ``comfyui``
-    when the server answers anything else, None when it cannot be reached (not known).
+    when the server answers anything else, None when the answer was cut (not known).
+
+    Raises :class:`TargetUnreachable` when the server cannot be reached at all: the
+    command says so at once rather than trying again with a client.
     """
     base = bare_url(url)
     secure = base.startswith("https://")
@@ -145,9 +150,12 @@ async def ask_kind(
         headers={"User-Agent": "comfycine"},
     ) as http:
         try:
-            response = await http.get("/api/v2/health")
-        except httpx.HTTPError:
-            return None
+            with map_http_errors(base):
+                response = await http.get("/api/v2/health")
+        except TargetUnreachable as exc:
+            if exc.details.get("reason") == "dropped":
+                return None  # it answered something: the client will find out what
+            raise
     if response.status_code != 200:
         return COMFYUI
     try:
@@ -167,8 +175,8 @@ async def resolve_kind(
 ) -> str:
     """The kind of a named target's server: from its URL, the cache, or by asking it.
 
-    A server that cannot be reached is taken for a ComfyUI (not remembered): the
-    command then reports it unreachable as it would any target.
+    A server that cannot be reached raises :class:`TargetUnreachable` (nothing is
+    remembered); a cut answer is taken for a ComfyUI.
     """
     known = kind_from_url(url)
     if known is not None:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from comfycine import targetkinds
+from comfycine.errors import TargetUnreachable
 from comfycine.settings import resolve
 from comfycine.targetkinds import kind_from_url, resolve_kind, server_url
 from comfycine.targets import named_targets
@@ -75,17 +76,19 @@ async def test_the_answer_expires_and_fresh_asks_again(
     assert len(seen) == 3
 
 
-async def test_an_unreachable_server_is_taken_for_comfyui_and_not_remembered(
+async def test_an_unreachable_server_is_said_at_once_and_not_remembered(
     tmp_path: Path,
 ) -> None:
-    """No answer: treated as a ComfyUI (the command reports it unreachable), nothing cached."""
+    """No connection: exit-3 TargetUnreachable from the question itself, nothing cached."""
 
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
     url = "http://127.0.0.1:9"
-    kind = await resolve_kind(url, cache_dir=tmp_path, transport=httpx.MockTransport(down))
-    assert kind == "comfyui" and not (tmp_path / "server-kinds.json").exists()
+    with pytest.raises(TargetUnreachable) as info:
+        await resolve_kind(url, cache_dir=tmp_path, transport=httpx.MockTransport(down))
+    assert info.value.details["sent"] is False
+    assert not (tmp_path / "server-kinds.json").exists()
 
 
 async def test_the_question_carries_the_targets_token_to_its_origin_only() -> None:
