@@ -457,6 +457,21 @@ class Ledger:
         )
         return [_decode(row) for row in rows]
 
+    def by_batch(self, batch_id: str) -> list[JobRecord]:
+        """Every job of a batch or sweep (its id, or a unique prefix of 5+ characters),
+        oldest first; [] when none has it."""
+        batch_id = batch_id.strip()
+        if len(batch_id) < 5:
+            return []
+        rows = self._select(
+            "SELECT * FROM jobs WHERE batch_id >= ? AND batch_id < ? ORDER BY created_at, rowid",
+            (batch_id, batch_id + "\U0010ffff"),
+        )
+        found = [_decode(row) for row in rows]
+        if len({r.batch_id for r in found}) > 1:
+            return []  # an ambiguous prefix names no sweep
+        return found
+
     def rename(self, job_id: str, new_id: str) -> JobRecord:
         """Give a job the id the server chose for it (the server's id is the one to follow)."""
         with self._write() as conn:

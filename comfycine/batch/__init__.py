@@ -2,7 +2,9 @@
 
 ::
 
-    run.py      run_batch / batch: targets, template, folder, plan, run, notify
+    run.py      run_batch / batch: targets, template, folder, plan, run, notify;
+                run_sweep / sweep: the takes of one shot (generate --takes / --vary)
+    sweep.py    --vary / --takes: axes, cells (bounded), sweep ids, kept seeds, the plan
     inputs.py   the folder's files and the media placeholder they go into
     plan.py     item keys (content hash + template + parameters) and the ledger's verdict
     runner.py   BatchEngine: N workers per target, one shared queue, resume, Ctrl-C
@@ -18,7 +20,15 @@ from __future__ import annotations
 from .inputs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, InputFile, discover_inputs, media_parameter
 from .plan import batch_id, item_key
 from .result import BatchFailedItems, BatchItem, BatchResult
-from .run import NotifyHook, batch, parse_concurrency, resolve_targets, run_batch
+from .run import (
+    NotifyHook,
+    batch,
+    parse_concurrency,
+    resolve_targets,
+    run_batch,
+    run_sweep,
+    sweep,
+)
 from .runner import BatchEngine, EventHook
 
 __all__ = [
@@ -39,4 +49,6 @@ __all__ = [
     "parse_concurrency",
     "resolve_targets",
     "run_batch",
+    "run_sweep",
+    "sweep",
 ]

@@ -19,10 +19,12 @@ from ..ledger import JobRecord
 
 @dataclass
 class BatchItem:
-    """One input file of a batch and what became of it."""
+    """One input file of a batch (or one take of a sweep) and what became of it."""
 
     path: Path
-    status: str = "pending"  # pending | running | succeeded | failed | skipped
+    # pending | running | queued (submitted, not followed: --detach) | succeeded | failed
+    # | skipped
+    status: str = "pending"
     plan: str = "run"  # run | retry | resume | skip
     key: str | None = None
     job: str | None = None
@@ -34,11 +36,14 @@ class BatchItem:
     earlier: bool = False
     prepared: PreparedJob | None = field(default=None, repr=False, compare=False)
     resume: JobRecord | None = field(default=None, repr=False, compare=False)
+    # A sweep's take: its name (``seed=12, steps=30``) and its varied values.
+    label: str | None = None
+    cell: dict[str, str] | None = None
 
     @property
     def name(self) -> str:
-        """The file name, as the summary shows it."""
-        return self.path.name
+        """The file name (or a take's values), as the summary shows it."""
+        return self.label or self.path.name
 
     def take_record(self, record: JobRecord) -> None:
         """Copy a ledger record's job id, target, outputs, time and error."""
@@ -72,6 +77,7 @@ class BatchItem:
             "reason": self.reason,
             "error": self.error,
             "key": self.key,
+            **({"cell": dict(self.cell)} if self.cell is not None else {}),
         }
 
 
@@ -107,7 +113,7 @@ class BatchResult:
         done_now = sum(
             1 for i in self.items if i.status in ("succeeded", "failed") and not i.earlier
         )
-        remaining = self.count("pending") + self.count("running")
+        remaining = self.count("pending") + self.count("running") + self.count("queued")
         eta = None
         if elapsed is not None and done_now:
             eta = round(elapsed / done_now * remaining, 1)

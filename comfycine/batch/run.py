@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,17 @@ from .inputs import discover_inputs, media_parameter
 from .plan import batch_id, plan_items, set_names
 from .result import BatchResult
 from .runner import BatchEngine, EventHook
+from .sweep import (
+    MAX_CELLS,
+    SEED_MAX,
+    Axis,
+    cells,
+    drawn_seeds,
+    parse_vary,
+    plan_sweep,
+    seed_parameter,
+    sweep_id,
+)
 
 NotifyHook = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -170,6 +181,88 @@ async def run_batch(
         return result
 
 
+async def run_sweep(
+    settings: Settings,
+    template_name: str,
+    *,
+    prompt: str | None = None,
+    assignments: Sequence[str] = (),
+    overrides: Mapping[str, str] | None = None,
+    vary: Sequence[str] = (),
+    takes: int = 0,
+    targets: Sequence[str] | None = None,
+    concurrency: str | int | None = None,
+    validate: bool = True,
+    detach: bool = False,
+    new: bool = False,
+    on_event: EventHook | None = None,
+    notify: NotifyHook | None = None,
+) -> BatchResult:
+    """Render the takes of one shot (``--takes N``, ``--vary NAME=…``) as one sweep.
+
+    Every value is bound before anything is sent (one ParameterError listing each value
+    that does not fit). Running the same sweep again resumes it; ``new`` starts another
+    (fresh seeds for ``--takes``). ``detach`` submits every take and follows none.
+    """
+    prompt, prefixed = split_target_prefix(prompt, None)
+    chosen = resolve_targets(settings, targets, prefixed)
+    per_target = parse_concurrency(concurrency, chosen)
+    template = load_template(template_name, template_dirs(settings.workflow_dir))
+    axes = parse_vary(vary, template)
+    if takes:
+        if not 1 <= takes <= MAX_CELLS:
+            raise UsageError(
+                f"--takes takes a whole number from 1 to {MAX_CELLS}, got {takes}.",
+                hint="e.g. --takes 4",
+                code="sweep_too_large" if takes > MAX_CELLS else "invalid_parameter",
+            )
+        seed = seed_parameter(template)
+        given = set_names(assignments) | set(overrides or {})
+        if seed in given or any(a.name == seed for a in axes):
+            raise UsageError(
+                f"--takes draws {seed}, which --set or --vary gives too.",
+                hint=f"Drop one: --takes {takes}, or --vary {seed}=…",
+                code="invalid_parameter",
+            )
+    fixed = [*assignments, *(f"@{k}={v}" for k, v in sorted((overrides or {}).items()))]
+    sweep = sweep_id(template.name, prompt, fixed, vary, takes)
+    if new:
+        sweep = sweep_id(template.name, prompt, fixed, [*vary, os.urandom(8).hex()], takes)
+    if takes:
+        bounds = template.parameters[seed]
+        low = int(bounds.minimum) if bounds.minimum is not None else 0
+        high = int(bounds.maximum) if bounds.maximum is not None else SEED_MAX
+        seeds = drawn_seeds(
+            settings.data_dir, sweep, takes, fresh=new, low=max(low, 0), high=min(high, SEED_MAX)
+        )
+        axes.append(Axis(seed, tuple(str(s) for s in seeds)))
+    grid = cells(axes)
+    with batch_lock(settings, sweep):
+        async with Journal(settings.ledger_path, secrets=settings.secret_values) as journal:
+            items = plan_sweep(
+                template,
+                grid,
+                journal.ledger,
+                prompt=prompt,
+                assignments=assignments,
+                overrides=overrides,
+                sweep=sweep,
+                output_dir=settings.output_dir,
+            )
+            names = [t.name for t in chosen]
+            result = BatchResult(sweep, template.name, settings.output_dir, items, names)
+            if all(item.plan == "skip" for item in items):
+                return result
+            engine = BatchEngine(settings, journal, template, result, on_event, detach=detach)
+            try:
+                await engine.run(chosen, per_target, validate)
+            except (TargetUnreachable, CloudAccountError) as exc:
+                exc.details.update(result.to_dict())
+                raise
+        await _notify(notify, result.summary().replace("batch", "sweep", 1), result.to_dict())
+        return result
+
+
 @contextlib.contextmanager
 def batch_lock(settings: Settings, batch: str) -> Iterator[None]:
     """Hold the batch's lock file while it plans and runs.
@@ -211,3 +304,8 @@ def batch(
 ) -> BatchResult:
     """:func:`run_batch` in a fresh event loop (the CLI's entry point)."""
     return asyncio.run(run_batch(settings, folder, template_name, **options))
+
+
+def sweep(settings: Settings, template_name: str, **options: Any) -> BatchResult:
+    """:func:`run_sweep` in a fresh event loop (``generate --takes/--vary``)."""
+    return asyncio.run(run_sweep(settings, template_name, **options))

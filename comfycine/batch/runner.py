@@ -58,8 +58,12 @@ class BatchEngine:
         template: Template,
         result: BatchResult,
         on_event: EventHook | None = None,
+        *,
+        detach: bool = False,
     ) -> None:
         self.settings = settings
+        # Submit every item and follow none (a sweep's --detach: wait SWEEP follows them).
+        self.detach = detach
         self.journal = journal
         self.template = template
         self.result = result
@@ -301,6 +305,8 @@ class BatchEngine:
             item.fail(ComfycineError(f"Unexpected error: {type(exc).__name__}: {exc}"))
         else:
             item.status, item.reason, item.error = "succeeded", None, None
+            if self.detach and job.status != "succeeded":
+                item.status = "queued"  # submitted and left running: wait SWEEP follows it
             item.job, item.target, item.outputs = job.job, job.target, list(job.outputs)
         item.seconds = round(time.monotonic() - began, 3)
         self.emit("item_succeeded" if item.status == "succeeded" else "item_failed", item)
@@ -314,6 +320,8 @@ class BatchEngine:
             self.queue.appendleft(item)
 
     async def _run_one(self, item: BatchItem, target: Target) -> JobResult:
+        if item.plan == "resume" and item.resume is not None and self.detach:
+            return JobResult.from_record(item.resume)  # submitted already: nothing to send
         if item.plan == "resume" and item.resume is not None:
             try:
                 return await self._follow(item, target)
@@ -328,6 +336,7 @@ class BatchEngine:
             self.settings,
             item.prepared,
             target=target.name,
+            detach=self.detach,
             observer=self._observer(item),
         )
 

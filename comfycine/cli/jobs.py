@@ -86,13 +86,27 @@ def generate(
     transport: TransportOpt = None,
     target: TargetOpt = None,
     url: UrlOpt = None,
+    takes: Annotated[
+        int | None,
+        typer.Option(help="Render N takes with N random seeds, as one sweep (see --vary)."),
+    ] = None,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=V1,V2 or NAME=LOW..HIGH: a take per value; repeat for every "
+            "combination (one sweep, resumed when run again)."
+        ),
+    ] = None,
+    new_sweep: Annotated[
+        bool, typer.Option("--new-sweep", help="Start a fresh sweep instead of resuming it.")
+    ] = False,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Render a template on ComfyUI and download the result.
 
     Output paths go to stdout, progress to stderr. A prompt starting with @cloud asks
-    for the cloud target.
+    for the cloud target. --takes / --vary render several takes as one sweep.
     """
     from comfycine.generation import generate as run_generate
     from comfycine.generation import join_prompt_words, split_target_prefix, with_fallback
@@ -114,6 +128,26 @@ def generate(
     }
     overrides = {k: str(v) for k, v in shortcuts.items() if v is not None}
     text, chosen = split_target_prefix(prompt, target)
+    if takes is not None or vary:
+        sweep_args = (fallback, on_oom, timeout)
+        _run_sweep(
+            settings,
+            output,
+            template,
+            text,
+            sets,
+            overrides,
+            takes,
+            vary,
+            chosen,
+            detach=detach,
+            new=new_sweep,
+            events=events,
+            validate=not no_validate,
+            notify=notify,
+            refused=sweep_args,
+        )
+        return
     notices = JobNotifications(settings, notify, label=template)
     with ProgressView(output, events=events) as view, notices.reporting():
         result = with_fallback(
@@ -139,6 +173,61 @@ def generate(
         )
         notices.done(result)
     output.success(result.to_dict(), _print_job)
+
+
+def _run_sweep(
+    settings: Any,
+    output: Output,
+    template: str,
+    prompt: str | None,
+    sets: list[str] | None,
+    overrides: dict[str, str],
+    takes: int | None,
+    vary: list[str] | None,
+    target: str | None,
+    *,
+    detach: bool,
+    new: bool,
+    events: bool,
+    validate: bool,
+    notify: bool | None,
+    refused: tuple[Any, ...],
+) -> None:
+    """``generate --takes/--vary``: the takes as one sweep on the batch machinery."""
+    from comfycine.batch import sweep as run_sweep
+    from comfycine.cli.batchview import BatchView, print_summary
+    from comfycine.errors import UsageError
+    from comfycine.notify.hooks import batch_hook
+
+    if any(value is not None for value in refused):
+        raise UsageError(
+            "--fallback, --on-oom and --timeout are for one job, not a sweep.",
+            hint="Pick the target with --target; follow a sweep later with: comfycine wait SWEEP",
+        )
+    with BatchView(output, events=events) as view:
+        result = run_sweep(
+            settings,
+            template,
+            prompt=prompt,
+            assignments=sets or [],
+            overrides=overrides,
+            vary=vary or [],
+            takes=takes or 0,
+            targets=[target] if target else None,
+            validate=validate,
+            detach=detach,
+            new=new,
+            on_event=view,
+            notify=batch_hook(settings, notify),
+        )
+    data = {"sweep": result.batch, **result.to_dict()}
+    failure = result.failure()
+    if failure is not None:
+        failure.details.update(data)
+        if not output.as_json:
+            print_summary(output, data)
+        raise failure
+    output.success(data, print_summary)
 
 
 def _interactive() -> bool:
@@ -189,11 +278,17 @@ def wait(
     """Follow a job until it ends, then download its outputs."""
     from comfycine.jobcontrol import wait as run_wait
     from comfycine.notify.hooks import JobNotifications
+    from comfycine.sweepcontrol import is_sweep_ref, wait_sweep
 
     settings = load_settings(transport=transport)
     output = Output("wait", as_json=json or events)
     notices = JobNotifications(settings, notify)
     with ProgressView(output, events=events) as view, notices.reporting():
+        if is_sweep_ref(job):
+            takes = wait_sweep(settings, job, timeout=timeout, observer=notices.observe(view))
+            if takes is not None:
+                output.success(takes, _print_status)
+                return
         result = run_wait(settings, job, timeout=timeout, observer=notices.observe(view))
         notices.done(result)
     output.success(result.to_dict(), _print_job)
@@ -250,9 +345,15 @@ def status(
 ) -> None:
     """Show one job, or the recent jobs."""
     from comfycine.jobcontrol import status as run_status
+    from comfycine.sweepcontrol import is_sweep_ref, sweep_status
 
     settings = load_settings()
     output = Output("status", as_json=json)
+    if is_sweep_ref(job):
+        found = sweep_status(settings, job or "")
+        if found is not None:
+            output.success(found, _print_status)
+            return
     output.success(run_status(settings, job, limit=limit).to_dict(), _print_status)
 
 
