@@ -30,6 +30,7 @@ from .errors import (
 from .graph.tiling import tile_vae_decodes
 from .jobs import FollowOptions, JobRunner, Observer, new_ids
 from .journal import Journal
+from .ledger import Ledger
 from .preflight import preflight
 from .results import JobResult, interrupted_error, outcome_result
 from .settings import Settings
@@ -131,6 +132,15 @@ async def _generate(
     prompt, target = split_target_prefix(prompt, target)
     chosen = resolve_target(settings, target)
     template = load_template(template_name, template_dirs(settings.workflow_dir))
+    refs: list[Any] = []
+    given = [a.partition("=")[2] for a in assignments] + list(overrides.values())
+    if any(v.strip().startswith("job:") for v in given):
+        from .takes.chain import resolve_references
+
+        with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
+            assignments, overrides, refs = resolve_references(
+                template, assignments, overrides, ledger
+            )
     job = prepare_template_job(
         template,
         prompt=prompt,
@@ -139,6 +149,10 @@ async def _generate(
         validate=validate,
         tiled_vae=tiled_vae,
     )
+    if refs:
+        from .takes.chain import apply_references
+
+        apply_references(job, refs, chosen.url)
     return await run_prepared(
         settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
     )
@@ -196,6 +210,9 @@ class PreparedJob:
     # The template it came from: a failure's diagnosis reads its defaults and bounds.
     template: Template | None = None
     tiled_vae: bool = False
+    # Media already on the server (a previous job's output, by its annotated name):
+    # parameter → the name the graph uses, nothing uploaded (takes.chain).
+    server_inputs: dict[str, str] = field(default_factory=dict)
 
 
 async def run_prepared(
@@ -295,10 +312,10 @@ async def _run_on(
     )
     updates: JobUpdates | None = None
     try:
-        uploaded: dict[str, str] = {}
+        uploaded: dict[str, str] = dict(job.server_inputs)
         if job.media:
             updates = _as_updates(await reaching)
-            uploaded = await runner.upload_media(job.media)
+            uploaded.update(await runner.upload_media(job.media))
         graph = job.build(uploaded)
         record = await runner.record(
             graph,

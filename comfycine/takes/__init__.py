@@ -1,0 +1,1 @@
+"""Takes: variants, previews, the recipe inside every file, retakes, picks and review."""
