@@ -44,6 +44,8 @@ LOCK_BUCKETS = 256
 LOCK_POLL = 0.05
 
 OnFile = Callable[[OutputRef], None]
+# Called with each downloaded file: writes the recipe into it (takes.stamp).
+Stamp = Callable[[Path], None]
 
 if sys.platform == "win32":
     import msvcrt
@@ -172,8 +174,11 @@ async def collect_outputs(
     output_dir: Path,
     link: Link | None = None,
     on_file: OnFile | None = None,
+    stamp: Stamp | None = None,
 ) -> list[Path]:
     """Download the outputs of a job that succeeded on its server; their paths, in order.
+
+    ``stamp`` is called on each file downloaded (the recipe written into it).
 
     Holds the job's lock (waiting for another collector first), keeps the outputs
     already on disk, downloads the others and records each in the ledger as it lands.
@@ -199,6 +204,9 @@ async def collect_outputs(
                     if on_file is not None:
                         on_file(ref)
                     paths[index] = await download_output(client, ref, target, link=link)
+                    if stamp is not None:
+                        # A thread: a video's recipe is written by remuxing it.
+                        await asyncio.to_thread(stamp, paths[index])
                 await journal.update(record.id, outputs=[str(paths[i]) for i in sorted(paths)])
             _sweep(journal, output_dir / day.isoformat())
             return [paths[i] for i in sorted(paths)]
@@ -222,6 +230,7 @@ async def collect_rendered(
     output_dir: Path,
     link: Link | None = None,
     on_file: OnFile | None = None,
+    stamp: Stamp | None = None,
 ) -> JobRecord:
     """Finish a :func:`needs_collection` job from its recorded outputs; mark it succeeded.
 
@@ -236,6 +245,7 @@ async def collect_rendered(
         output_dir=output_dir,
         link=link,
         on_file=on_file,
+        stamp=stamp,
     )
     # A job from an older version recorded failed: it did render; drop that error.
     return await journal.mark(record.id, "succeeded", outputs=[str(p) for p in paths], error=None)

@@ -36,6 +36,7 @@ ENV_OUTAGE_WINDOW = "COMFYCINE_OUTAGE_WINDOW"
 ENV_TRANSPORT = "COMFYCINE_TRANSPORT"
 ENV_STALL_AFTER = "COMFYCINE_STALL_AFTER"
 ENV_CLOUD_API = "COMFYCINE_CLOUD_API"
+ENV_SIDECARS = "COMFYCINE_SIDECARS"
 
 # field name -> environment names, first match wins
 ENV_NAMES: dict[str, tuple[str, ...]] = {
@@ -58,6 +59,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "transport": (ENV_TRANSPORT,),
     "stall_after": (ENV_STALL_AFTER,),
     "cloud_api": (ENV_CLOUD_API,),
+    "sidecars": (ENV_SIDECARS,),
 }
 
 

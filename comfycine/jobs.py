@@ -97,11 +97,19 @@ class FollowOptions:
     outage_window: float = DEFAULT_WINDOW
     transport: str = "auto"
     stall_after: float = DEFAULT_STALL_AFTER
+    # Each output carries its recipe; a sidecar .json beside it unless turned off.
+    recipes: bool = True
+    sidecars: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FollowOptions:
         """The options the settings (flag > environment > .env) ask for."""
-        return cls(settings.outage_window, settings.transport, settings.stall_after)
+        return cls(
+            settings.outage_window,
+            settings.transport,
+            settings.stall_after,
+            sidecars=settings.sidecars,
+        )
 
 
 class JobRunner:
@@ -588,6 +596,7 @@ class JobRunner:
                 output_dir=self.output_dir,
                 link=state.link,
                 on_file=self._downloading(record),
+                stamp=self._stamp(rendered),
             )
         final = await self.ledger.mark(
             record.id,
@@ -599,6 +608,15 @@ class JobRunner:
         )
         self._notify(state.progress.finished())
         return JobOutcome(final, paths, history)
+
+    def _stamp(self, record: JobRecord) -> Callable[[Path], None] | None:
+        """What writes the job's recipe into each of its files (None: turned off)."""
+        if not self.options.recipes:
+            return None
+        from .takes.stamp import stamp_output
+
+        sidecar = self.options.sidecars
+        return lambda path: stamp_output(path, record, sidecar=sidecar)
 
     def _downloading(self, record: JobRecord) -> Callable[[OutputRef], None]:
         def downloading(ref: OutputRef) -> None:
@@ -624,6 +642,7 @@ class JobRunner:
                     output_dir=self.output_dir,
                     link=self._link(record),
                     on_file=self._downloading(record),
+                    stamp=self._stamp(record),
                 )
         except TimeoutError:
             if not bound.expired():

@@ -97,6 +97,9 @@ class Settings(BaseModel):
     # Which Comfy Cloud API runs jobs: Comfy API v2 with v1 where v2 is not served
     # (auto), or one of them only. v1 is deprecated; it stays for what v2 lacks.
     cloud_api: Literal["auto", "v2", "v1"] = "auto"
+    # A sidecar <file>.json with the recipe beside every output (the recipe is also
+    # written inside PNG and video files): off for folders an editor watches strictly.
+    sidecars: bool = True
     # Where each value came from ("flag", "env", ".env", "default"): shown by doctor.
     sources: dict[str, str] = {}
     # COMFYCINE_TARGET_<NAME>_TOKEN / _USER / _PASSWORD, variable name -> value, each
@@ -267,8 +270,9 @@ def resolve(
         script = _home() / ".claude" / "scripts" / "notify.sh"
         if script.is_file():
             values["notify_command"] = str(script)
-    if isinstance(values.get("debug"), str):
-        values["debug"] = values["debug"].strip().lower() in {"1", "true", "yes", "on"}
+    for flag in ("debug", "sidecars"):
+        if isinstance(values.get(flag), str):
+            values[flag] = values[flag].strip().lower() in {"1", "true", "yes", "on"}
     for field in ENV_NAMES:
         sources.setdefault(field, "default")
     credentials = target_auth_variables(dotenv)

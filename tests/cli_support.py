@@ -103,6 +103,28 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Isolation:
     return iso
 
 
+def rendered_bytes(path: Path) -> bytes:
+    """A file's bytes without the text chunks a PNG carries (the recipe comfycine writes
+    in after the download): what must equal the server's file, byte for byte."""
+    data = path.read_bytes()
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return data
+    kept, offset = [data[:8]], 8
+    while offset + 8 <= len(data):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        kind = data[offset + 4 : offset + 8]
+        end = offset + 12 + length
+        if kind not in {b"tEXt", b"iTXt", b"zTXt"}:
+            kept.append(data[offset:end])
+        offset = end
+    return b"".join(kept)
+
+
+def outputs_under(path: Path) -> list[Path]:
+    """The rendered files below ``path``: not the recipe sidecars (``<file>.json``)."""
+    return [p for p in files_under(path) if not p.name.endswith(".json")]
+
+
 def files_under(path: Path) -> list[Path]:
     """Every file below ``path`` (empty if it does not exist)."""
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []

@@ -84,6 +84,12 @@ def _mobile(app: typer.Typer) -> None:
     app.add_typer(mobile.app, name="mobile")
 
 
+def _take(app: typer.Typer) -> None:
+    from comfycine.cli.takes import take
+
+    app.command("take")(take)
+
+
 def _version(app: typer.Typer) -> None:
     from comfycine import __version__
 
@@ -102,6 +108,7 @@ _GROUPS: list[tuple[tuple[str, ...], Callable[[typer.Typer], None]]] = [
     (("targets",), _targets),
     (("install-commands",), _install_commands),
     (("batch",), _batch),
+    (("take",), _take),
     (("doctor",), _doctor),
     (("notify",), _notify),
     (("workflow",), _workflow),

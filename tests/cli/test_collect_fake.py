@@ -15,7 +15,14 @@ import pytest
 from comfycine.collecting import _try_lock, lock_path
 from comfycine.ledger import Ledger
 from tests.batch.support import make_pngs
-from tests.cli_support import CliResult, Isolation, files_under, invoke
+from tests.cli_support import (
+    CliResult,
+    Isolation,
+    files_under,
+    invoke,
+    outputs_under,
+    rendered_bytes,
+)
 from tests.fakecomfy.server import FakeComfy
 from tests.watch.support import TICK, png_bytes
 
@@ -67,9 +74,9 @@ def test_a_cut_download_is_resumed_within_generate(fake: FakeComfy, isolation: I
     fake.cut_view_after(20, times=1)
     result = invoke("generate", TEMPLATE, "--json")
     assert result.exit_code == 0, result
-    (output,) = files_under(isolation.output_dir)
+    (output,) = outputs_under(isolation.output_dir)
     (source,) = server_outputs(fake)
-    assert output.read_bytes() == source.read_bytes()
+    assert rendered_bytes(output) == rendered_bytes(source)
     assert fake.count("GET", "/view") == 2
 
 
@@ -82,8 +89,8 @@ def test_a_cut_download_from_a_server_ignoring_range_starts_again(
     result = invoke("generate", TEMPLATE, "--json")
     fake.view_normal()
     assert result.exit_code == 0, result
-    (output,) = files_under(isolation.output_dir)
-    assert output.read_bytes() == server_outputs(fake)[0].read_bytes()
+    (output,) = outputs_under(isolation.output_dir)
+    assert rendered_bytes(output) == rendered_bytes(server_outputs(fake)[0])
 
 
 def test_bytes_past_the_announced_length_are_never_written(
@@ -94,8 +101,8 @@ def test_bytes_past_the_announced_length_are_never_written(
     result = invoke("generate", TEMPLATE, "--json")
     fake.view_normal()
     assert result.exit_code == 0, result
-    (output,) = files_under(isolation.output_dir)
-    assert output.read_bytes() == server_outputs(fake)[0].read_bytes()
+    (output,) = outputs_under(isolation.output_dir)
+    assert rendered_bytes(output) == rendered_bytes(server_outputs(fake)[0])
 
 
 def test_a_stranded_download_is_rendered_not_failed(fake: FakeComfy, isolation: Isolation) -> None:
@@ -106,7 +113,7 @@ def test_a_stranded_download_is_rendered_not_failed(fake: FakeComfy, isolation: 
     assert error["details"]["rendered"] and f"comfycine wait {job[:8]}" in error["hint"]
     assert "cloud" not in error["hint"].lower() and "fallback" not in error["details"]
     assert recorded(isolation, job).status == "rendered"
-    assert [p for p in files_under(isolation.output_dir) if not p.name.endswith(".part")] == []
+    assert [p for p in outputs_under(isolation.output_dir) if not p.name.endswith(".part")] == []
     shown = invoke("status", job[:8], "--json").envelope()["data"]["job"]
     assert shown["status"] == "rendered"
     assert f"comfycine wait {job[:8]}" in shown["server_state"]
@@ -119,10 +126,10 @@ def test_wait_finishes_a_download_cut_short(fake: FakeComfy, isolation: Isolatio
     result = invoke("wait", job[:8], "--json")
     assert result.exit_code == 0, result
     data = result.envelope()["data"]
-    (output,) = files_under(isolation.output_dir)
+    (output,) = outputs_under(isolation.output_dir)
     (source,) = server_outputs(fake)
     assert data["status"] == "succeeded" and data["outputs"] == [str(output)]
-    assert output.read_bytes() == source.read_bytes()
+    assert rendered_bytes(output) == rendered_bytes(source)
     assert fake.count("POST", "/prompt") == posts  # not rendered again
     assert fake.count("GET", "/history") == histories  # nothing followed: files only
 
@@ -137,8 +144,8 @@ def test_wait_collects_after_the_server_lost_its_history(
     assert job not in fake.history
     result = invoke("wait", job[:8], "--json")
     assert result.exit_code == 0, result
-    (output,) = files_under(isolation.output_dir)
-    assert output.read_bytes() == server_outputs(fake)[0].read_bytes()
+    (output,) = outputs_under(isolation.output_dir)
+    assert rendered_bytes(output) == rendered_bytes(server_outputs(fake)[0])
     assert recorded(isolation, job).status == "succeeded"
 
 
@@ -152,7 +159,7 @@ def test_legacy_download_failure_is_downloaded_by_wait(
         ledger.mark(job, "failed", error=error, outputs=[])
     result = invoke("wait", job[:8], "--json")
     assert result.exit_code == 0, result
-    assert len(files_under(isolation.output_dir)) == 1
+    assert len(outputs_under(isolation.output_dir)) == 1
 
 
 def _comfycine(*argv: str) -> subprocess.Popen[str]:
@@ -206,7 +213,7 @@ def test_two_waits_of_one_job_make_one_copy(fake: FakeComfy, isolation: Isolatio
                 waiter.wait(SUBPROCESS_TIMEOUT)
     first, second = (e["data"]["outputs"] for e in envelopes)
     assert first == second and len(first) == 1
-    assert files_under(isolation.output_dir) == [Path(first[0])]
+    assert outputs_under(isolation.output_dir) == [Path(first[0])]
     assert fake.count("GET", "/view") == 1
 
 
@@ -246,7 +253,7 @@ def test_batch_retry_failed_downloads_a_legacy_download_failure(
     again = invoke("batch", str(folder), "testblur", "--retry-failed", "--json")
     assert again.exit_code == 0, again
     assert fake.count("POST", "/prompt") == 1
-    assert len(files_under(isolation.output_dir)) == 1
+    assert len(outputs_under(isolation.output_dir)) == 1
 
 
 def test_watch_collects_a_stranded_render_instead_of_rendering_again(

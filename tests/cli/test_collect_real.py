@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from comfycine.ledger import Ledger
-from tests.cli_support import Isolation, files_under, invoke
+from tests.cli_support import Isolation, invoke, outputs_under
 from tests.real_server import RealComfyUI
 
 pytestmark = pytest.mark.real
@@ -23,8 +23,9 @@ def rendered_video(isolation: Isolation) -> tuple[str, dict[str, str], bytes]:
         record = ledger.find(data["job"])
     ref = next(r for r in record.remote_outputs if r["type"] == "output")
     query = {"filename": ref["filename"], "subfolder": ref["subfolder"], "type": "output"}
-    (path,) = files_under(isolation.output_dir)
-    return str(data["job"]), query, path.read_bytes()
+    # The server's own bytes: the local copy has its recipe written in since.
+    answer = httpx.get(f"{data['server']}/view", params=query, timeout=REQUEST_TIMEOUT)
+    return str(data["job"]), query, answer.content
 
 
 def test_real_view_answers_a_range_with_206(real: RealComfyUI, isolation: Isolation) -> None:
@@ -41,7 +42,7 @@ def test_real_view_answers_a_range_with_206(real: RealComfyUI, isolation: Isolat
 def test_wait_resumes_a_part_on_the_real_server(real: RealComfyUI, isolation: Isolation) -> None:
     """A rendered job with a dead writer's part: wait keeps its bytes, fetches only the rest."""
     job, _, whole = rendered_video(isolation)
-    (first,) = files_under(isolation.output_dir)
+    (first,) = outputs_under(isolation.output_dir)
     half = len(whole) // 2
     part = first.with_name(f"{first.name}.999999999.part")  # a writer long gone
     # Marked bytes, so the result shows they were kept: a restart would overwrite them.
@@ -51,5 +52,5 @@ def test_wait_resumes_a_part_on_the_real_server(real: RealComfyUI, isolation: Is
         ledger.mark(job, "rendered", outputs=[])
     result = invoke("wait", job[:8], "--json")
     assert result.exit_code == 0, result
-    (again,) = files_under(isolation.output_dir)
+    (again,) = outputs_under(isolation.output_dir)
     assert again == first and again.read_bytes() == b"\x00" * half + whole[half:]

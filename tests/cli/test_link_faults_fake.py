@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_support import Isolation, files_under, invoke
+from tests.cli_support import Isolation, invoke, outputs_under
 from tests.fakecomfy.server import FakeComfy
 from tests.faultproxy import FaultProxy
 
@@ -104,7 +104,7 @@ def test_an_outage_past_the_window_names_the_job_and_never_proposes_the_cloud(
     link.restore(cut_existing=True)
     waited = invoke("wait", job, "--json")
     assert waited.exit_code == 0, waited
-    assert len(files_under(isolation.output_dir)) == 1
+    assert len(outputs_under(isolation.output_dir)) == 1
     assert len(fake_comfy.prompts_received) == 1
 
 

@@ -12,7 +12,7 @@ import pytest
 from comfycine.localserver import build_server, start_server, terminate_server
 from tests.cli.test_generate_real import slow_graph, write_template
 from tests.cli.test_link_faults_fake import after
-from tests.cli_support import Isolation, files_under, invoke
+from tests.cli_support import Isolation, invoke, outputs_under
 from tests.faultproxy import FaultProxy
 from tests.real_server import RealComfyUI, real_cache_dir
 
@@ -66,7 +66,7 @@ def test_blackhole_both_ways_then_recover_collects_the_job_once(
     # sent again at once: a 7 s blackhole needs no outage line (the fake tests have one).
     assert link.count("POST", "/prompt") == 1
     assert link.count("GET", "/history/") >= 1
-    assert len(files_under(isolation.output_dir)) == 2  # the chain renders a batch of two
+    assert len(outputs_under(isolation.output_dir)) == 2  # the chain renders a batch of two
 
 
 def test_cut_mid_job_reconnects_and_collects(link: FaultProxy, isolation: Isolation) -> None:
@@ -77,7 +77,7 @@ def test_cut_mid_job_reconnects_and_collects(link: FaultProxy, isolation: Isolat
     fault.join(timeout=60)
     assert result.exit_code == 0, result
     assert link.count("POST", "/prompt") == 1
-    assert len(files_under(isolation.output_dir)) == 2  # the chain renders a batch of two
+    assert len(outputs_under(isolation.output_dir)) == 2  # the chain renders a batch of two
 
 
 def test_refused_upgrades_only_are_followed_by_polling(
@@ -171,4 +171,4 @@ def test_a_server_killed_and_restarted_mid_job_reports_the_job_lost(
     assert result.exit_code == 5, result
     error = result.envelope()["error"]
     assert error["code"] == "job_lost" and error["details"]["job"][:8] in error["message"]
-    assert files_under(isolation.output_dir) == []
+    assert outputs_under(isolation.output_dir) == []

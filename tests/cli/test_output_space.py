@@ -8,7 +8,13 @@ import pytest
 
 from comfycine.ledger import Ledger
 from tests.batch.support import make_pngs
-from tests.cli_support import CliResult, Isolation, files_under, invoke
+from tests.cli_support import (
+    CliResult,
+    Isolation,
+    files_under,
+    invoke,
+    outputs_under,
+)
 from tests.fakecomfy.server import FakeComfy
 from tests.tmpfs import fill, tmpfs
 
@@ -56,7 +62,7 @@ def test_disk_full_is_exit_8_and_wait_finishes_once_there_is_room(
         filler.unlink()
         finished = invoke("wait", job[:8], "--json")
         assert finished.exit_code == 0, finished
-        (output,) = files_under(disk)
+        (output,) = outputs_under(disk)
         assert output.stat().st_size > 0 and status_of(isolation, job) == "succeeded"
 
 
@@ -70,7 +76,7 @@ def test_read_only_output_folder_is_exit_8(
         assert status_of(isolation, job) == "rendered"
     monkeypatch.setenv("COMFYCINE_OUTPUT_DIR", str(isolation.output_dir))
     assert invoke("wait", job[:8], "--json").exit_code == 0
-    assert len(files_under(isolation.output_dir)) == 1
+    assert len(outputs_under(isolation.output_dir)) == 1
 
 
 def test_a_file_where_the_output_folder_goes_is_exit_8(
@@ -84,7 +90,7 @@ def test_a_file_where_the_output_folder_goes_is_exit_8(
     assert result.envelope()["error"]["details"]["folder"].startswith(str(isolation.output_dir))
     isolation.output_dir.unlink()
     assert invoke("wait", job[:8], "--json").exit_code == 0
-    assert len(files_under(isolation.output_dir)) == 1
+    assert len(outputs_under(isolation.output_dir)) == 1
 
 
 def test_batch_stops_on_an_unwritable_folder_and_the_rerun_collects(
@@ -105,4 +111,4 @@ def test_batch_stops_on_an_unwritable_folder_and_the_rerun_collects(
     assert again.exit_code == 0, again
     assert again.envelope()["data"]["succeeded"] == 3
     assert fake.count("POST", "/prompt") == 3  # the stranded one collected, not re-rendered
-    assert len(files_under(isolation.output_dir)) == 3
+    assert len(outputs_under(isolation.output_dir)) == 3

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.cli_support import Isolation, files_under, invoke
+from tests.cli_support import Isolation, invoke, outputs_under
 from tests.fakecomfy.server import FakeComfy
 
 TEMPLATE = "testimage"
@@ -59,7 +59,7 @@ def test_wait_timeout_holds_against_an_endless_download(
     fake.view_normal()
     finished = invoke("wait", job, "--json")
     assert finished.exit_code == 0, finished
-    assert len(files_under(isolation.output_dir)) == 1
+    assert len(outputs_under(isolation.output_dir)) == 1
 
 
 def test_generate_timeout_holds_while_the_server_is_silent(
