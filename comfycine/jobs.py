@@ -598,6 +598,10 @@ class JobRunner:
                 on_file=self._downloading(record),
                 stamp=self._stamp(rendered),
             )
+        if paths and self.options.recipes:
+            # Poster, contact sheet or thumbnail beside each output (data.previews):
+            # something Claude Code and a phone can look at; never fails the job.
+            extra["previews"] = await asyncio.to_thread(_previews, paths)
         final = await self.ledger.mark(
             record.id,
             "succeeded",
@@ -657,6 +661,14 @@ class JobRunner:
         error.details.setdefault("job", record.id)
         await self.ledger.mark(record.id, status, error=recordable(error), **fields)
         return error
+
+
+def _previews(paths: list[Path]) -> dict[str, dict[str, str]]:
+    """Each output's previews (made beside it); an output they cannot be made of has none."""
+    from .takes.reviewing import previews_of
+
+    made = {str(path): previews_of(path) for path in paths}
+    return {path: found for path, found in made.items() if found}
 
 
 def _apply_snapshot(progress: JobProgress, snapshot: dict[str, Any]) -> bool:

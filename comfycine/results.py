@@ -23,6 +23,8 @@ class JobResult:
     seeds: dict[str, int] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     server: str | None = None
+    # Output path → its previews ({"poster", "sheet"} or {"thumbnail"}), to look at.
+    previews: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobResult:
@@ -40,6 +42,7 @@ class JobResult:
             seeds=dict(record.seeds),
             params=dict(record.params),
             server=record.server_url,
+            previews=dict(record.extra.get("previews") or {}),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,6 +57,7 @@ class JobResult:
             "seeds": self.seeds,
             "params": self.params,
             "server": self.server,
+            "previews": self.previews,
         }
 
 

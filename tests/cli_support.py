@@ -121,8 +121,11 @@ def rendered_bytes(path: Path) -> bytes:
 
 
 def outputs_under(path: Path) -> list[Path]:
-    """The rendered files below ``path``: not the recipe sidecars (``<file>.json``)."""
-    return [p for p in files_under(path) if not p.name.endswith(".json")]
+    """The rendered files below ``path``: not the recipe sidecars (``<file>.json``), not
+    the ``previews`` folders."""
+    return [
+        p for p in files_under(path) if not p.name.endswith(".json") and p.parent.name != "previews"
+    ]
 
 
 def files_under(path: Path) -> list[Path]:

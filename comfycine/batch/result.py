@@ -99,6 +99,8 @@ class BatchResult:
     targets: list[str] = field(default_factory=list)
     dry_run: bool = False
     seconds: float | None = None
+    # A sweep's labelled grid of its takes (rows and columns: the varied values).
+    grid: str | None = None
 
     def count(self, status: str) -> int:
         """How many items stand at ``status``."""
@@ -151,6 +153,7 @@ class BatchResult:
             "pending": counts["remaining"],
             "seconds": self.seconds,
             "items": [item.to_dict() for item in self.items],
+            **({"previews": {"grid": self.grid}} if self.grid else {}),
         }
 
     def failure(self) -> BatchFailedItems | None:

@@ -34,7 +34,9 @@ from .sweep import (
     parse_vary,
     plan_sweep,
     seed_parameter,
+    sweep_grid_of,
     sweep_id,
+    take_pictures,
 )
 
 NotifyHook = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -259,6 +261,11 @@ async def run_sweep(
             except (TargetUnreachable, CloudAccountError) as exc:
                 exc.details.update(result.to_dict())
                 raise
+            if not detach:
+                out = settings.output_dir / "previews" / f"sweep-{sweep}.grid.jpg"
+                pictures = take_pictures(result.items, journal.ledger)
+                picture = await asyncio.to_thread(sweep_grid_of, result.items, axes, pictures, out)
+                result.grid = str(picture) if picture is not None else None
         await _notify(notify, result.summary().replace("batch", "sweep", 1), result.to_dict())
         return result
 

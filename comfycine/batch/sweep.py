@@ -247,3 +247,50 @@ def plan_sweep(
             details={"problems": problems},
         )
     return items
+
+
+def take_pictures(items: Sequence[BatchItem], ledger: Ledger) -> dict[str, Path]:
+    """Each take's poster or thumbnail (job → picture), from its ledger record."""
+    pictures: dict[str, Path] = {}
+    for item in items:
+        record = ledger.get(item.job) if item.job else None
+        if record is None or not item.outputs:
+            continue
+        made = (record.extra.get("previews") or {}).get(item.outputs[0]) or {}
+        picture = made.get("poster") or made.get("thumbnail")
+        if picture:
+            pictures[record.id] = Path(picture)
+    return pictures
+
+
+def sweep_grid_of(
+    items: Sequence[BatchItem], axes: Sequence[Axis], pictures: Mapping[str, Path], out: Path
+) -> Path | None:
+    """One labelled grid of the takes' pictures (:func:`take_pictures`); None without any.
+
+    Rows are the first axes' values, columns the last axis's; a one-axis sweep is one
+    row. A take without a picture is an empty cell. Never raises: the takes are
+    rendered, the grid is only a way to look at them.
+    """
+    from ..errors import ComfycineError
+
+    if not axes or not pictures:
+        return None
+    last = axes[-1].name
+    rows: list[str] = []
+    grid_cells: list[Any] = []
+    try:
+        from ..takes.previews import GridCell, sweep_grid
+
+        for item in items:
+            if item.cell is None:
+                continue
+            row = ", ".join(f"{k}={v}" for k, v in item.cell.items() if k != last) or "takes"
+            if row not in rows:
+                rows.append(row)
+            picture = pictures.get(item.job or "")
+            grid_cells.append(GridCell(row, item.cell[last], picture, item.status))
+        columns = list(axes[-1].values)
+        return sweep_grid(grid_cells, out, rows=rows, columns=columns, column_title=last)
+    except (ComfycineError, OSError, ValueError, ImportError):
+        return None

@@ -85,9 +85,10 @@ def _mobile(app: typer.Typer) -> None:
 
 
 def _take(app: typer.Typer) -> None:
-    from comfycine.cli.takes import take
+    from comfycine.cli.takes import review, take
 
     app.command("take")(take)
+    app.command("review")(review)
 
 
 def _version(app: typer.Typer) -> None:
@@ -108,7 +109,7 @@ _GROUPS: list[tuple[tuple[str, ...], Callable[[typer.Typer], None]]] = [
     (("targets",), _targets),
     (("install-commands",), _install_commands),
     (("batch",), _batch),
-    (("take",), _take),
+    (("take", "review"), _take),
     (("doctor",), _doctor),
     (("notify",), _notify),
     (("workflow",), _workflow),

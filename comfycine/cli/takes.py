@@ -41,3 +41,33 @@ def _print_recipe(output: Output, data: dict[str, Any]) -> None:
         output.write_stdout(f"{'model':10} {model}")
     if not data.get("template") and not data.get("job"):
         output.info("Made by ComfyUI, not comfycine: only its graph is known.")
+
+
+def review(
+    sweep: Annotated[
+        str | None, typer.Option(help="The sweep to review (its id, from generate --takes).")
+    ] = None,
+    since: Annotated[
+        float | None, typer.Option(help="Only the jobs of the last H hours (default: recent).")
+    ] = None,
+    no_open: Annotated[
+        bool, typer.Option("--no-open", help="Write the page, do not open it (agents).")
+    ] = False,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write one self-contained review page of takes (previews, players, values, retake
+    commands) and open it in the browser."""
+    import time
+
+    from comfycine.cli.options import load_settings
+    from comfycine.takes.review import open_in_browser
+    from comfycine.takes.reviewing import review as write_page
+
+    settings = load_settings()
+    output = Output("review", as_json=json)
+    after = None if since is None else time.time() - since * 3600
+    page = write_page(settings, sweep=sweep, since=after)
+    data = page.to_dict()
+    data["opened"] = False if no_open else open_in_browser(page.path)
+    output.success(data, lambda out, d: out.write_stdout(d["page"]))

@@ -120,3 +120,16 @@ def test_detached_sweep_then_status_and_wait(fake: FakeComfy) -> None:
     jobs = waited.envelope()["data"]["jobs"]
     assert [j["status"] for j in jobs] == ["succeeded", "succeeded"]
     assert all(Path(j["outputs"][0]).is_file() for j in jobs)
+
+
+def test_a_sweep_gives_a_labelled_grid_and_each_take_its_preview(fake: FakeComfy) -> None:
+    """data.previews.grid: one picture of the takes; each take's thumbnail in its job."""
+    result = invoke("generate", "testimage", "--vary", "color=21,22", "--json")
+    assert result.exit_code == 0, result
+    data = result.envelope()["data"]
+    grid = Path(data["previews"]["grid"])
+    assert grid.is_file() and grid.read_bytes()[:2] == b"\xff\xd8"  # a JPEG
+    job = data["items"][0]["job"]
+    status = invoke("status", job, "--json").envelope()["data"]["job"]
+    (found,) = status["previews"].values()
+    assert Path(found["thumbnail"]).is_file()
