@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from comfycine.doctor import LADDER
-from tests.cli_support import Isolation, files_under, invoke
+from tests.cli_support import Isolation, invoke, outputs_under
 from tests.fakecloud.server import FakeCloud
 from tests.fakecomfy.server import FakeComfy
 from tests.real_server import RealComfyUI
@@ -72,7 +72,7 @@ def test_real_comfyui_deep_renders_the_test_image(
     assert result.exit_code == 0, result
     checks = checks_of(result.envelope()["data"]["checks"])
     assert checks["job"]["status"] == "ok", checks["job"]
-    outputs = files_under(isolation.output_dir)
+    outputs = outputs_under(isolation.output_dir)
     assert len(outputs) == 1 and outputs[0].read_bytes()[:8] == PNG_MAGIC
     assert str(outputs[0]) in checks["job"]["value"]
 
