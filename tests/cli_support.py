@@ -131,3 +131,35 @@ def outputs_under(path: Path) -> list[Path]:
 def files_under(path: Path) -> list[Path]:
     """Every file below ``path`` (empty if it does not exist)."""
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
+
+
+def ledger_rows(isolation: Isolation) -> list[Any]:
+    """Every job in the isolated ledger (empty before the first write)."""
+    from comfycine.ledger import Ledger
+
+    path = isolation.data_dir / "ledger.sqlite3"
+    if not path.exists():
+        return []
+    with Ledger.open(path) as ledger:
+        return ledger.recent(1000)
+
+
+def kill_midway(command: list[str], isolation: Isolation, limit: float = 60.0) -> None:
+    """Run ``command`` and SIGKILL it once a job has succeeded while another is in flight."""
+    import signal
+    import subprocess
+    import time
+
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        while True:
+            statuses = [r.status for r in ledger_rows(isolation)]
+            if "succeeded" in statuses and {"queued", "running"} & set(statuses):
+                break
+            assert process.poll() is None, process.communicate(timeout=60)
+            assert time.monotonic() - started < limit, statuses
+            time.sleep(0.02)
+    finally:
+        process.send_signal(signal.SIGKILL)  # also when the wait above failed
+        process.wait(timeout=60)

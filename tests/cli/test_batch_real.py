@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,9 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from comfycine.ledger import JobRecord, Ledger
 from tests.batch.support import make_pngs
-from tests.cli_support import Isolation, files_under, invoke
+from tests.cli_support import Isolation, files_under, invoke, kill_midway, ledger_rows
 from tests.real_server import RealComfyUI
 
 pytestmark = pytest.mark.real
@@ -46,15 +43,6 @@ def slow_blur_graph(prefix: str) -> dict[str, Any]:
         "inputs": {"images": [previous, 0], "filename_prefix": prefix},
     }
     return graph
-
-
-def ledger_rows(isolation: Isolation) -> list[JobRecord]:
-    """Every job in the isolated ledger (empty before the first write)."""
-    path = isolation.data_dir / "ledger.sqlite3"
-    if not path.exists():
-        return []
-    with Ledger.open(path) as ledger:
-        return ledger.recent(1000)
 
 
 def history_inputs(real: RealComfyUI) -> list[str]:
@@ -101,19 +89,7 @@ def test_sigkill_midway_then_rerun_loses_nothing_and_repeats_nothing(
     count = 5
     make_pngs(folder, count, side=SLOW_SIDE, prefix=f"{tag}-")
     command = [sys.executable, "-m", "comfycine", "batch", str(folder), "slowblur", "--json"]
-    started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        while True:
-            statuses = [r.status for r in ledger_rows(isolation)]
-            if "succeeded" in statuses and {"queued", "running"} & set(statuses):
-                break
-            assert process.poll() is None, process.communicate(timeout=60)
-            assert time.monotonic() - started < 60, statuses
-            time.sleep(0.02)
-    finally:
-        process.send_signal(signal.SIGKILL)  # also when the wait above failed
-        process.wait(timeout=60)
+    kill_midway(command, isolation)
     killed = ledger_rows(isolation)
     assert len([r for r in killed if r.status == "succeeded"]) < count
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=120)

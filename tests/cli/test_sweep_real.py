@@ -4,17 +4,14 @@ midway and run again: every take done, none rendered twice."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import httpx
 import pytest
 
-from comfycine.ledger import JobRecord, Ledger
-from tests.cli_support import Isolation, files_under
+from tests.cli_support import Isolation, files_under, kill_midway, ledger_rows
 from tests.graphs import blur_chain
 from tests.real_server import RealComfyUI
 
@@ -28,15 +25,6 @@ def seeded_blur(prefix: str) -> dict[str, object]:
     graph = blur_chain(8, side=512, batch=1, prefix=prefix)
     graph["1"]["inputs"]["color"] = "PARAM_INT_SEED"  # type: ignore[index]
     return graph
-
-
-def ledger_rows(isolation: Isolation) -> list[JobRecord]:
-    """Every job in the isolated ledger (empty before the first write)."""
-    path = isolation.data_dir / "ledger.sqlite3"
-    if not path.exists():
-        return []
-    with Ledger.open(path) as ledger:
-        return ledger.recent(1000)
 
 
 def server_seeds(real: RealComfyUI, prefix: str) -> list[int]:
@@ -62,19 +50,7 @@ def test_a_sweep_killed_midway_resumes_without_rendering_a_take_twice(
         sys.executable, "-m", "comfycine", "generate", "seededblur",
         "--takes", str(TAKES), "--json",
     ]  # fmt: skip
-    started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        while True:
-            statuses = [r.status for r in ledger_rows(isolation)]
-            if "succeeded" in statuses and {"queued", "running"} & set(statuses):
-                break
-            assert process.poll() is None, process.communicate(timeout=60)
-            assert time.monotonic() - started < 60, statuses
-            time.sleep(0.02)
-    finally:
-        process.send_signal(signal.SIGKILL)  # also when the wait above failed
-        process.wait(timeout=60)
+    kill_midway(command, isolation)
     assert len([r for r in ledger_rows(isolation) if r.status == "succeeded"]) < TAKES
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert rerun.returncode == 0, rerun.stderr
