@@ -110,6 +110,9 @@ def job_view(record: JobRecord, live: str | None = None) -> dict[str, Any]:
         view["error"] = record.error
     if live:
         view["server_state"] = live
+    for key in ("pick", "note"):  # a take's verdict (takes.picks)
+        if record.extra.get(key):
+            view[key] = record.extra[key]
     stalled = record.extra.get("stalled")
     if stalled and not record.is_terminal:
         view["stalled"] = stalled

@@ -339,16 +339,24 @@ def status(
         str | None, typer.Argument(help="Job id, prefix or 'last'; none: recent.")
     ] = None,
     limit: Annotated[int, typer.Option(help="How many recent jobs to list.")] = 20,
+    picks: Annotated[
+        bool, typer.Option("--picks", help="List the picked takes (comfycine take pick).")
+    ] = False,
     target: TargetOpt = None,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Show one job, or the recent jobs."""
+    """Show one job, or the recent jobs (or the picked takes)."""
     from comfycine.jobcontrol import status as run_status
     from comfycine.sweepcontrol import is_sweep_ref, sweep_status
 
     settings = load_settings()
     output = Output("status", as_json=json)
+    if picks:
+        from comfycine.takes.picks import picked
+
+        output.success({"jobs": picked(settings)}, _print_status)
+        return
     if is_sweep_ref(job):
         found = sweep_status(settings, job or "")
         if found is not None:

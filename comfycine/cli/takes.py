@@ -10,23 +10,53 @@ import typer
 from comfycine.cli.options import DebugOpt, JsonOpt
 from comfycine.cli.render import Output
 
+ACTIONS = ("pick", "reject", "note")
+
 
 def take(
-    file: Annotated[Path, typer.Argument(help="A rendered file (PNG, MP4, WebM...) or its .json.")],
+    item: Annotated[
+        str,
+        typer.Argument(
+            help="A rendered file (PNG, MP4, WebM...) or its .json; or pick, reject, note."
+        ),
+    ],
+    ref: Annotated[
+        str | None, typer.Argument(help="With pick/reject/note: the take (job id or file).")
+    ] = None,
+    text: Annotated[str | None, typer.Argument(help="With note: the note.")] = None,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Show the recipe inside a rendered file: template, values, seeds, models, job.
+    """Show the recipe inside a rendered file; or pick, reject or annotate a take.
 
-    Works on another Mac, months later: the recipe travels in the file (PNG text chunks,
-    video tags) or in the sidecar .json beside it.
+    ``take FILE`` works on another Mac, months later: the recipe travels in the file
+    (PNG text chunks, video tags) or in the sidecar .json beside it. ``take pick REF``,
+    ``take reject REF`` and ``take note REF TEXT`` mark a take (a job id or one of its
+    files), in the ledger and in the sidecars; ``status --picks`` lists the picked ones.
     """
+    output = Output("take", as_json=json)
+    if item in ACTIONS:
+        from comfycine.cli.options import load_settings
+        from comfycine.errors import UsageError
+        from comfycine.takes.picks import mark
+
+        if ref is None or (item == "note" and text is None):
+            usage = "take note REF TEXT" if item == "note" else f"take {item} REF"
+            raise UsageError(f"Usage: comfycine {usage}", hint="REF is a job id or a file.")
+        verdict = None if item == "note" else item
+        view = mark(load_settings(), ref, verdict=verdict, note=text)
+        output.success(view, lambda out, d: out.write_stdout(_verdict_line(d)))
+        return
     from comfycine.takes.recipe import read_recipe
 
-    output = Output("take", as_json=json)
-    recipe = read_recipe(file)
-    data = {"file": str(file), **recipe.to_dict(with_graph=True)}
+    recipe = read_recipe(Path(item))
+    data = {"file": item, **recipe.to_dict(with_graph=True)}
     output.success(data, _print_recipe)
+
+
+def _verdict_line(data: dict[str, Any]) -> str:
+    note = f" — {data['note']}" if data.get("note") else ""
+    return f"{str(data['job'])[:8]} {data.get('pick') or 'not picked'}{note}"
 
 
 def _print_recipe(output: Output, data: dict[str, Any]) -> None:
