@@ -21,8 +21,9 @@ TAKES = 4
 
 
 def seeded_blur(prefix: str) -> dict[str, object]:
-    """A blur chain (about a second per take here) whose colour is the take's seed."""
-    graph = blur_chain(8, side=512, batch=1, prefix=prefix)
+    """A blur chain (a few seconds per take here, so one is still in flight when another
+    ends: the moment the kill waits for) whose colour is the take's seed."""
+    graph = blur_chain(16, side=1024, batch=1, prefix=prefix)
     graph["1"]["inputs"]["color"] = "PARAM_INT_SEED"  # type: ignore[index]
     return graph
 
