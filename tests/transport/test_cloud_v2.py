@@ -11,27 +11,12 @@ import pytest
 from comfycine.errors import CloudAccountError, NoCatalog
 from comfycine.transport.cloud import CloudClient
 from comfycine.transport.records import OutputRef
+from tests.transport.test_v2 import Recorder
 
 API = "https://cloud.test"
 KEY = "comfyui-sentinel-key-5b2e8d"
 JOB = "c0ffee00-0000-4000-8000-000000000002"
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Recorder:
-    """Records requests and answers them with one handler."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.handler(request)
-
-    def paths(self) -> list[str]:
-        """Method and path of every request."""
-        return [f"{r.method} {r.url.path}" for r in self.requests]
 
 
 def cloud(rec: Recorder, api: str = "auto") -> CloudClient:
