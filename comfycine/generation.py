@@ -132,9 +132,40 @@ async def _generate(
     prompt, target = split_target_prefix(prompt, target)
     chosen = resolve_target(settings, target)
     template = load_template(template_name, template_dirs(settings.workflow_dir))
+    job = prepare_chained_job(
+        settings,
+        template,
+        chosen.url,
+        prompt=prompt,
+        assignments=assignments,
+        overrides=overrides,
+        validate=validate,
+        tiled_vae=tiled_vae,
+    )
+    return await run_prepared(
+        settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
+    )
+
+
+def prepare_chained_job(
+    settings: Settings,
+    template: Template,
+    server_url: str,
+    *,
+    prompt: str | None = None,
+    assignments: Sequence[str] = (),
+    overrides: Mapping[str, str] | None = None,
+    validate: bool = True,
+    tiled_vae: bool = False,
+    server_inputs: Mapping[str, tuple[Any, str]] | None = None,
+) -> PreparedJob:
+    """:func:`prepare_template_job`, where a media value may also be a previous take
+    (``job:ID[:N]``, ``take:FILE``): read where it lies on ``server_url``'s server, or
+    uploaded from this Mac (see takes.chain)."""
+    overrides = dict(overrides or {})
     refs: list[Any] = []
     given = [a.partition("=")[2] for a in assignments] + list(overrides.values())
-    if any(v.strip().startswith("job:") for v in given):
+    if any(v.strip().startswith(("job:", "take:")) for v in given):
         from .takes.chain import resolve_references
 
         with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
@@ -148,14 +179,13 @@ async def _generate(
         overrides=overrides,
         validate=validate,
         tiled_vae=tiled_vae,
+        server_inputs=server_inputs,
     )
     if refs:
         from .takes.chain import apply_references
 
-        apply_references(job, refs, chosen.url)
-    return await run_prepared(
-        settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
-    )
+        apply_references(job, refs, server_url)
+    return job
 
 
 def prepare_template_job(
@@ -166,14 +196,24 @@ def prepare_template_job(
     overrides: Mapping[str, str] | None = None,
     validate: bool = True,
     tiled_vae: bool = False,
+    server_inputs: Mapping[str, tuple[Any, str]] | None = None,
 ) -> PreparedJob:
     """Bind values to a template (media shortcuts, seeds drawn) as a job ready to run.
 
-    The one way ``generate``, ``batch`` and ``watch`` turn a template into a job.
-    ``tiled_vae`` decodes in tiles (``VAEDecodeTiled``): far less memory, same shot.
+    The one way ``generate``, ``batch``, ``watch`` and ``retake`` turn a template into a
+    job. ``tiled_vae`` decodes in tiles (``VAEDecodeTiled``): far less memory, same shot.
+    ``server_inputs`` maps a media parameter to (the value to record, the name of a file
+    already on the server): nothing is uploaded for it, unless a value is also given.
     """
     resolved = resolve_media_shortcuts(template, overrides or {})
-    binding = bind_values(template, prompt=prompt, assignments=assignments, overrides=resolved)
+    on_server = dict(server_inputs or {})
+    binding = bind_values(
+        template,
+        prompt=prompt,
+        assignments=assignments,
+        overrides=resolved,
+        kept={name: recorded for name, (recorded, _) in on_server.items()},
+    )
 
     def build(uploaded: dict[str, str]) -> dict[str, Any]:
         graph = render_graph(template, binding.values, uploaded)
@@ -188,6 +228,11 @@ def prepare_template_job(
         preflight=template if validate else None,
         template=template,
         tiled_vae=tiled_vae,
+        server_inputs={
+            name: remote
+            for name, (_, remote) in on_server.items()
+            if binding.sources.get(name) == "kept"
+        },
     )
 
 
@@ -213,6 +258,8 @@ class PreparedJob:
     # Media already on the server (a previous job's output, by its annotated name):
     # parameter → the name the graph uses, nothing uploaded (takes.chain).
     server_inputs: dict[str, str] = field(default_factory=dict)
+    # Recorded with the job from the start, e.g. the ``parent`` a retake came from.
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 async def run_prepared(
@@ -327,6 +374,8 @@ async def _run_on(
             batch_id=job.batch_id,
             source_path=job.source_path,
             item_key=job.item_key,
+            # A graph run without a template says so: its retake resubmits the graph.
+            extra=job.extra if job.template is not None else {"workflow": job.label, **job.extra},
         )
         try:
             # Reachable first (bounded at 2.5 s): a server that accepts connections

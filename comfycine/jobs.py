@@ -170,6 +170,7 @@ class JobRunner:
         batch_id: str | None = None,
         source_path: str | None = None,
         item_key: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> JobRecord:
         """Write the job into the ledger before anything is sent (status ``submitting``).
 
@@ -191,6 +192,7 @@ class JobRunner:
                 batch_id=batch_id,
                 source_path=source_path,
                 item_key=item_key,
+                extra=dict(extra or {}),
             )
         )
 
@@ -220,7 +222,7 @@ class JobRunner:
         if remote_id != record.id:
             # A server that picks its own id (Comfy Cloud may): follow and record that one.
             record = replace(await self.ledger.rename(record.id, remote_id), status="submitting")
-        extra = {"number": answer.get("number")}
+        extra = {**record.extra, "number": answer.get("number")}
         if answer.get("node_errors"):
             # A 200 with node_errors: some outputs were dropped by validation.
             extra["node_errors"] = answer["node_errors"]

@@ -472,6 +472,18 @@ class Ledger:
             return []  # an ambiguous prefix names no sweep
         return found
 
+    def children(self, job_id: str) -> list[JobRecord]:
+        """The jobs made from ``job_id``, oldest first: its retakes (``extra.parent``) and
+        the chained stages that took one of its outputs (a ``job:ID`` parameter)."""
+        escaped = job_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._select(
+            "SELECT * FROM jobs WHERE json_extract(extra, '$.parent') = ?"
+            " OR params LIKE ? ESCAPE '\\' OR params LIKE ? ESCAPE '\\'"
+            " ORDER BY created_at, rowid",
+            (job_id, f'%"job:{escaped}:%', f'%"job:{escaped}"%'),
+        )
+        return [_decode(row) for row in rows if row["id"] != job_id]
+
     def rename(self, job_id: str, new_id: str) -> JobRecord:
         """Give a job the id the server chose for it (the server's id is the one to follow)."""
         with self._write() as conn:

@@ -25,6 +25,8 @@ class JobResult:
     server: str | None = None
     # Output path → its previews ({"poster", "sheet"} or {"thumbnail"}), to look at.
     previews: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The job this one is a retake of (takes.retake), None for a first take.
+    parent: str | None = None
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobResult:
@@ -43,6 +45,7 @@ class JobResult:
             params=dict(record.params),
             server=record.server_url,
             previews=dict(record.extra.get("previews") or {}),
+            parent=parent if isinstance(parent := record.extra.get("parent"), str) else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +61,7 @@ class JobResult:
             "params": self.params,
             "server": self.server,
             "previews": self.previews,
+            "parent": self.parent,
         }
 
 

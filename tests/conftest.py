@@ -5,7 +5,7 @@ from __future__ import annotations
 from .cli_support import isolation  # noqa: F401
 from .fakecloud.fixtures import fake_cloud  # noqa: F401
 from .fakecomfy.fixtures import fake_comfy  # noqa: F401
-from .faketelegram.fixtures import fake_telegram  # noqa: F401
+from .faketelegram.fixtures import fake_telegram, telegram_configured  # noqa: F401
 from .faultproxy import fault_proxy  # noqa: F401
 from .ports import free_port, silent_port  # noqa: F401
 from .real_proxy import real_v2_proxy, real_v2_proxy_token  # noqa: F401

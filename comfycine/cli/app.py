@@ -85,9 +85,10 @@ def _mobile(app: typer.Typer) -> None:
 
 
 def _take(app: typer.Typer) -> None:
-    from comfycine.cli.takes import review, take
+    from comfycine.cli.takes import retake, review, take
 
     app.command("take")(take)
+    app.command("retake")(retake)
     app.command("review")(review)
 
 
@@ -109,7 +110,7 @@ _GROUPS: list[tuple[tuple[str, ...], Callable[[typer.Typer], None]]] = [
     (("targets",), _targets),
     (("install-commands",), _install_commands),
     (("batch",), _batch),
-    (("take", "review"), _take),
+    (("take", "retake", "review"), _take),
     (("doctor",), _doctor),
     (("notify",), _notify),
     (("workflow",), _workflow),

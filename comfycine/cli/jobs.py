@@ -9,7 +9,9 @@ import typer
 from comfycine.cli.notify import NotifyOpt
 from comfycine.cli.options import (
     DebugOpt,
+    DetachOpt,
     EventsOpt,
+    FollowTimeoutOpt,
     JsonOpt,
     NoValidateOpt,
     SetOpt,
@@ -61,13 +63,8 @@ def generate(
     video: Annotated[
         str | None, typer.Option(help="The template's video input, when it has exactly one.")
     ] = None,
-    detach: Annotated[
-        bool, typer.Option("--detach", "-d", help="Submit and print the job id at once.")
-    ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(help="Stop waiting after S seconds (exit 6; the job goes on)."),
-    ] = None,
+    detach: DetachOpt = False,
+    timeout: FollowTimeoutOpt = None,
     events: EventsOpt = False,
     no_validate: NoValidateOpt = False,
     tiled_vae: Annotated[

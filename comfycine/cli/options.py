@@ -37,6 +37,13 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="NAME=VALUE for a template parameter (repeatable)."),
 ]
+DetachOpt = Annotated[
+    bool, typer.Option("--detach", "-d", help="Submit and print the job id at once.")
+]
+FollowTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(help="Stop waiting after S seconds (exit 6; the job goes on)."),
+]
 EventsOpt = Annotated[
     bool, typer.Option("--events", help="Print progress as NDJSON events on stdout.")
 ]

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from comfycine.cli.options import DebugOpt, JsonOpt
+from comfycine.cli.notify import NotifyOpt
+from comfycine.cli.options import (
+    DebugOpt,
+    DetachOpt,
+    EventsOpt,
+    FollowTimeoutOpt,
+    JsonOpt,
+    NoValidateOpt,
+    SetOpt,
+    TargetOpt,
+    TransportOpt,
+    UrlOpt,
+)
 from comfycine.cli.render import Output
 
 ACTIONS = ("pick", "reject", "note")
@@ -47,11 +58,20 @@ def take(
         view = mark(load_settings(), ref, verdict=verdict, note=text)
         output.success(view, lambda out, d: out.write_stdout(_verdict_line(d)))
         return
-    from comfycine.takes.recipe import read_recipe
+    from comfycine.takes.lineage import describe_take
 
-    recipe = read_recipe(Path(item))
-    data = {"file": item, **recipe.to_dict(with_graph=True)}
-    output.success(data, _print_recipe)
+    output.success(describe_take(item, _settings_or_none()), _print_recipe)
+
+
+def _settings_or_none() -> Any:
+    """The settings, or None when they cannot be read: ``take FILE`` needs none."""
+    from comfycine.cli.options import load_settings
+    from comfycine.errors import ComfycineError
+
+    try:
+        return load_settings()
+    except ComfycineError:
+        return None
 
 
 def _verdict_line(data: dict[str, Any]) -> str:
@@ -60,7 +80,8 @@ def _verdict_line(data: dict[str, Any]) -> str:
 
 
 def _print_recipe(output: Output, data: dict[str, Any]) -> None:
-    for key in ("file", "template", "job", "sweep", "parent", "target", "server", "comfycine"):
+    keys = ("file", "template", "workflow", "job", "sweep", "parent", "target", "server")
+    for key in (*keys, "comfycine"):
         if data.get(key):
             output.write_stdout(f"{key:10} {data[key]}")
     for name, value in (data.get("params") or {}).items():
@@ -69,8 +90,77 @@ def _print_recipe(output: Output, data: dict[str, Any]) -> None:
         output.write_stdout(f"{'seed':10} {name}={value}")
     for model in data.get("models") or ():
         output.write_stdout(f"{'model':10} {model}")
-    if not data.get("template") and not data.get("job"):
+    lineage = data.get("lineage") or {}
+    for child in lineage.get("children") or ():
+        what = "retake" if child.get("kind") == "retake" else "next stage"
+        output.write_stdout(f"{what:10} {str(child['job'])[:8]} {child.get('status')}")
+    if not data.get("template") and not data.get("job") and not data.get("workflow"):
         output.info("Made by ComfyUI, not comfycine: only its graph is known.")
+
+
+def retake(
+    ref: Annotated[
+        str, typer.Argument(help="The take: a rendered file (any Mac), or a job id / 'last'.")
+    ],
+    sets: SetOpt = None,
+    prompt: Annotated[
+        str | None, typer.Option("--prompt", "-p", help="Another prompt for the take.")
+    ] = None,
+    seed: Annotated[
+        str | None,
+        typer.Option(help="Another seed: a number, or 'random' (default: the take's own)."),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Render even if the template changed since (with it as it is now)."
+        ),
+    ] = False,
+    detach: DetachOpt = False,
+    timeout: FollowTimeoutOpt = None,
+    events: EventsOpt = False,
+    no_validate: NoValidateOpt = False,
+    notify: NotifyOpt = None,
+    transport: TransportOpt = None,
+    target: TargetOpt = None,
+    url: UrlOpt = None,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Render a take again: the same recipe (template, values, seeds), or a variation.
+
+    The take is a file (its recipe travels inside it) or a job. --set, --prompt and
+    --seed change it; the new take records its parent (see: comfycine take FILE). A
+    template changed since is refused, saying what differs (--force renders anyway). It
+    renders where the take did, unless that was billed: then --target is needed.
+    """
+    from comfycine.cli.jobs import _print_job
+    from comfycine.cli.options import load_settings
+    from comfycine.cli.progressview import ProgressView
+    from comfycine.notify.hooks import JobNotifications
+    from comfycine.takes.retaking import retake as run_retake
+
+    settings = load_settings(url, transport=transport)
+    output = Output("retake", as_json=json or events)
+    notices = JobNotifications(settings, notify)
+    with ProgressView(output, events=events) as view, notices.reporting():
+        made = run_retake(
+            settings,
+            ref,
+            assignments=sets or [],
+            prompt=prompt,
+            seed=seed,
+            target=target,
+            force=force,
+            detach=detach,
+            timeout=timeout,
+            observer=notices.observe(view),
+            validate=not no_validate,
+            keep_target=url is None,
+            on_note=output.info,
+        )
+        notices.done(made.result)
+    output.success(made.to_dict(), _print_job)
 
 
 def review(

@@ -9,7 +9,9 @@ import typer
 from comfycine.cli.jobs import _print_job
 from comfycine.cli.options import (
     DebugOpt,
+    DetachOpt,
     EventsOpt,
+    FollowTimeoutOpt,
     ForceOpt,
     JsonOpt,
     NoValidateOpt,
@@ -49,10 +51,8 @@ def to_script(
 
 def run(
     workflow: Annotated[str, typer.Argument(help="A ComfyScript .py script or an API .json.")],
-    detach: Annotated[bool, typer.Option("--detach", "-d", help="Submit and return.")] = False,
-    timeout: Annotated[
-        float | None, typer.Option(help="Stop waiting after S seconds (exit 6).")
-    ] = None,
+    detach: DetachOpt = False,
+    timeout: FollowTimeoutOpt = None,
     no_validate: NoValidateOpt = False,
     events: EventsOpt = False,
     transport: TransportOpt = None,

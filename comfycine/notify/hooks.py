@@ -75,21 +75,29 @@ WatchHook = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 def batch_hook(settings: Settings, flag: bool | None) -> BatchHook | None:
-    """The end-of-batch notice ("batch upscale: 11/12 done, 1 failed"), or None."""
+    """The end-of-batch notice ("batch upscale: 11/12 done, 1 failed"), or None.
+
+    A sweep's (``generate --takes/--vary``) says "sweep" and attaches its grid.
+    """
     if not notify_enabled(flag, settings):
         return None
     notifier = Notifier.from_settings(settings)
 
     async def hook(summary: str, data: dict[str, Any]) -> None:
+        previews = data.get("previews")
+        grid = previews.get("grid") if isinstance(previews, dict) else None
         notice = batch_done_notice(
             int(data.get("succeeded") or 0),
             int(data.get("failed") or 0),
             int(data.get("total") or 0),
             data.get("seconds"),
             label=data.get("template"),
+            # run_sweep sends its summary as "sweep …" (a sweep's grid: data.previews.grid)
+            kind="sweep" if summary.startswith("sweep") else "batch",
+            grid=grid if isinstance(grid, str) else None,
         )
         if "stopped:" in summary:  # the PC went away mid-batch: say so, not "done"
-            notice = Notice(f"⚠️ {summary}")
+            notice = Notice(f"⚠️ {summary}", notice.attachment)
         await notifier.send(notice)
 
     return hook

@@ -1,7 +1,10 @@
 """The notices comfycine sends: a job done or failed, a batch done, a job still rendering.
 
 Plain text (no Markdown: server text would need escaping), one short first line that
-reads well on a phone's lock screen, details after it.
+reads well on a phone's lock screen, details after it. The attachment is a picture where
+one exists, because a picture is read at a glance on a phone and a video is not: a
+video's contact sheet, an image (its thumbnail when Telegram would not take it as a
+photo), a sweep's grid; the text names the output itself.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..sanitize import clean_text
+from .telegram import Limits, photo_fits
 
 if TYPE_CHECKING:
     from ..diagnose import Diagnosis
@@ -48,8 +52,42 @@ def job_done_notice(result: JobResult) -> Notice:
     if outputs:
         more = f" (+{len(outputs) - 1} more)" if len(outputs) > 1 else ""
         lines.append(outputs[0] + more)
-    attachment = Path(outputs[0]) if outputs else None
+    attachment = _picture_of(outputs[0], result.previews) if outputs else None
     return Notice("\n".join(lines), attachment)
+
+
+def _picture_of(output: str, previews: dict[str, dict[str, str]]) -> Path:
+    """What to attach for ``output``: its sheet, itself or its thumbnail (see the module).
+
+    Without previews (not made, or gone since) the output itself, as before they existed.
+    """
+    made = previews.get(output)
+    if not isinstance(made, dict):
+        return Path(output)
+    sheet = _existing(made.get("sheet"))
+    if sheet is not None:
+        return sheet
+    thumbnail = _existing(made.get("thumbnail"))
+    if thumbnail is not None and not _fits_as_photo(Path(output)):
+        return thumbnail
+    return Path(output)
+
+
+def _existing(path: object) -> Path | None:
+    """``path`` when it names a file on disk."""
+    if not isinstance(path, str) or not path:
+        return None
+    found = Path(path)
+    return found if found.is_file() else None
+
+
+def _fits_as_photo(image: Path) -> bool:
+    """Whether Telegram would show ``image`` as a photo (bytes and shape, header only)."""
+    try:
+        size = image.stat().st_size
+    except OSError:  # the output is gone: its thumbnail is all there is to show
+        return False
+    return photo_fits(image, size, Limits())
 
 
 def job_failed_notice(
@@ -76,14 +114,25 @@ def job_failed_notice(
 
 
 def batch_done_notice(
-    done: int, failed: int, total: int, seconds: float | None, *, label: str | None = None
+    done: int,
+    failed: int,
+    total: int,
+    seconds: float | None,
+    *,
+    label: str | None = None,
+    kind: str = "batch",
+    grid: str | None = None,
 ) -> Notice:
-    """A finished batch: ``done/total`` succeeded, how many failed, the time it took."""
+    """A finished batch: ``done/total`` succeeded, how many failed, the time it took.
+
+    ``kind`` names it (``batch``, ``sweep``); ``grid``, a sweep's labelled grid of its
+    takes, is attached when it is on disk.
+    """
     took = f" in {format_duration(seconds)}" if seconds is not None else ""
-    name = f"batch {label}" if label else "batch"
+    name = f"{kind} {label}" if label else kind
     mark = "✅" if failed == 0 and done == total else "⚠️"
     tail = f", {failed} failed" if failed else ""
-    return Notice(f"{mark} {name}: {done}/{total} done{tail}{took}")
+    return Notice(f"{mark} {name}: {done}/{total} done{tail}{took}", _existing(grid))
 
 
 def stalled_notice(label: str | None, job: str, text: str) -> Notice:

@@ -2,8 +2,10 @@
 
 Facts (PROTOCOL.md §6): ``POST {api}/bot<token>/<method>``; uploads are
 ``multipart/form-data`` and capped at 10 MB for ``sendPhoto`` and 50 MB for
-``sendVideo``/``sendDocument`` (2000 MB on a self-hosted Bot API server); a message holds
-4096 characters, a caption 1024; flood control answers 429 with
+``sendVideo``/``sendDocument`` (2000 MB on a self-hosted Bot API server); a photo's width
+plus height is at most 10000 and their ratio at most 20 (sendPhoto in
+core.telegram.org/bots/api), so a wider picture goes as a document, whole; a message
+holds 4096 characters, a caption 1024; flood control answers 429 with
 ``parameters.retry_after`` seconds.
 
 The token sits in the URL path, and httpx puts the URL in its log lines, its exceptions
@@ -41,6 +43,10 @@ RATE_LIMIT_RETRIES = 3
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 _PLACEHOLDER = "TOKEN"
 _FIELDS = {"sendPhoto": "photo", "sendVideo": "video", "sendDocument": "document"}
+# sendPhoto's shape limits (see the module docstring): beyond them Telegram refuses the
+# photo, and a wide grid sent as a photo would be shrunk past reading anyway.
+PHOTO_EDGE_SUM = 10_000
+PHOTO_RATIO = 20
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -70,14 +76,48 @@ class TelegramError(Exception):
         self.description = description
 
 
+def image_size(path: Path) -> tuple[int, int] | None:
+    """An image's ``(width, height)`` from its header (nothing decoded), or None."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            width, height = image.size
+    except Exception:  # no Pillow, not an image, a decompression bomb: size unknown
+        return None
+    return int(width), int(height)
+
+
+def photo_shape_fits(width: int, height: int) -> bool:
+    """Whether sendPhoto takes a picture of this shape (edges' sum and ratio)."""
+    if width <= 0 or height <= 0:
+        return False
+    return width + height <= PHOTO_EDGE_SUM and max(width, height) <= PHOTO_RATIO * min(
+        width, height
+    )
+
+
+def photo_fits(path: Path, size: int, limits: Limits) -> bool:
+    """Whether ``path`` (``size`` bytes) can go as a photo: an image within every limit.
+
+    Its shape is read from its header; when Pillow cannot read it, the bytes decide alone
+    (Telegram's refusal then sends it as a document).
+    """
+    if media_kind(path) != "image" or size > limits.photo_bytes:
+        return False
+    shape = image_size(path)
+    return shape is None or photo_shape_fits(*shape)
+
+
 def choose_method(path: Path, size: int, limits: Limits) -> str | None:
     """The upload method for a file of ``size`` bytes, or None when it is too big.
 
-    Images up to the photo limit go as photos (shown inline); MP4 up to the upload limit
-    as video (played inline); anything else up to the upload limit as a document.
+    Images within the photo limits (bytes and shape, :func:`photo_fits`) go as photos
+    (shown inline); MP4 up to the upload limit as video (played inline); anything else
+    up to the upload limit as a document (a picture too wide for a photo stays whole).
     """
     kind = media_kind(path)
-    if kind == "image" and size <= limits.photo_bytes:
+    if photo_fits(path, size, limits):
         return "sendPhoto"
     if size > limits.upload_bytes:
         return None

@@ -1,11 +1,14 @@
 """Chained stages: a media input that is a previous take (``--image job:ID[:N]``).
 
 ``job:ID`` (a job id or a unique prefix, ``last`` too) and ``job:ID:N`` (its N-th
-output, from 1) name the output of a job in the ledger. On the server that made it, the
-file is used where it lies — ComfyUI's loaders take a name annotated with its folder,
-``subfolder/name.png [output]`` (checked on the real server) — so nothing goes through
-the Mac. On another server, the downloaded copy is uploaded as any local file would be.
-Either way the job records the reference itself as the parameter's value (its lineage).
+output, from 1) name the output of a job in the ledger; ``take:FILE`` names a rendered
+file, whose recipe says which job made it (a file the ledger does not know, from
+another Mac, is uploaded; its lineage is still the job its recipe names). On the
+server that made it, the file is used where it lies — ComfyUI's loaders take a name
+annotated with its folder, ``subfolder/name.png [output]`` (checked on the real
+server) — so nothing goes through the Mac. On another server, the downloaded copy is
+uploaded as any local file would be. Either way the job records ``job:ID:N`` as the
+parameter's value (its lineage).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ..templates.binding import normalize_name
 from ..urls import origin
 
 PREFIX = "job:"
+TAKE_PREFIX = "take:"
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,9 @@ class OutputReference:
     """One media input taken from a previous job's output."""
 
     param: str
-    text: str  # as written: job:ID[:N], kept as the job's lineage
-    job: str
-    index: int  # 1-based
+    text: str  # as written: job:ID[:N] or take:FILE
+    job: str  # "" for a take:FILE whose recipe names no job
+    index: int  # 1-based; 0 when the file's place among its job's outputs is unknown
     local: Path  # the downloaded copy
     server_url: str
     remote: dict[str, Any]  # filename, subfolder, type on that server
@@ -45,7 +49,16 @@ class OutputReference:
 
     def same_server(self, url: str) -> bool:
         """Whether a job on ``url`` can read the file where it lies."""
+        if not self.remote:
+            return False
         return origin(url) is not None and origin(url) == origin(self.server_url)
+
+    @property
+    def lineage(self) -> str:
+        """What the job records as the parameter's value: ``job:ID:N`` when known."""
+        if not self.job:
+            return str(self.local)
+        return f"job:{self.job}:{self.index}" if self.index else f"job:{self.job}"
 
 
 def _bad(text: str, why: str, hint: str) -> UsageError:
@@ -82,10 +95,39 @@ def parse_reference(param: str, text: str, ledger: Ledger) -> OutputReference:
             f"its file {local} is no longer on this Mac.",
             f"Collect it again with: comfycine wait {record.id[:8]}, or give the file itself.",
         )
-    remote_ref = [r for r in remote if r.get("type", "output") == "output"][index - 1]
     return OutputReference(
-        param, text, record.id, index, local, record.server_url, dict(remote_ref)
+        param, text, record.id, index, local, record.server_url, _remote(record, index)
     )
+
+
+def _remote(record: JobRecord, index: int) -> dict[str, Any]:
+    """Where the ``index``-th output (from 1) lies on its server; {} when not known."""
+    remote = [
+        r
+        for r in record.remote_outputs
+        if isinstance(r, dict) and r.get("filename") and r.get("type", "output") == "output"
+    ]
+    return dict(remote[index - 1]) if 0 < index <= len(remote) else {}
+
+
+def parse_take(param: str, text: str, ledger: Ledger) -> OutputReference:
+    """``take:FILE`` as the output it is: where it lies on its server when the ledger
+    knows its job, else the file itself (uploaded). No recipe: exit 2 ``no_recipe``."""
+    from .recipe import read_recipe
+
+    path = Path(text[len(TAKE_PREFIX) :].strip()).expanduser().absolute()
+    if not path.is_file():
+        raise _bad(text, f"there is no file {path}.", "Give the path of a rendered file.")
+    recipe = read_recipe(path)
+    record = ledger.get(recipe.job) if recipe.job else None
+    if record is not None and record.status == "succeeded":
+        for number, output in enumerate(record.outputs, start=1):
+            if Path(output).absolute() == path:
+                remote = _remote(record, number)
+                return OutputReference(
+                    param, text, record.id, number, path, record.server_url, remote
+                )
+    return OutputReference(param, text, recipe.job, 0, path, "", {})
 
 
 def resolve_references(
@@ -101,11 +143,15 @@ def resolve_references(
     kinds = {p.kind.value: n for n, p in template.parameters.items() if p.kind.is_media}
 
     def swap(name: str, value: str) -> str:
-        if not value.strip().startswith(PREFIX):
+        text = value.strip()
+        if not text.startswith((PREFIX, TAKE_PREFIX)):
             return value
         if name not in media:
             raise _bad(value, f"{name} is not a media input.", "job: feeds an image or video")
-        ref = parse_reference(name, value.strip(), ledger)
+        if text.startswith(TAKE_PREFIX):
+            ref = parse_take(name, text, ledger)
+        else:
+            ref = parse_reference(name, text, ledger)
         refs.append(ref)
         return str(ref.local)
 
@@ -128,4 +174,4 @@ def apply_references(job: Any, refs: Sequence[OutputReference], server_url: str)
         if ref.same_server(server_url):
             job.media.pop(ref.param, None)
             job.server_inputs[ref.param] = ref.server_name
-        job.params[ref.param] = f"job:{ref.job}:{ref.index}"
+        job.params[ref.param] = ref.lineage

@@ -70,9 +70,11 @@ class Recipe:
 
     ``server`` is stored without user and password. ``seeds`` maps a parameter name to
     the seed used; ``inputs`` a media parameter to where it came from (a file name or
-    ``job:ID:N``); ``parent`` is the job id of the take this one was retaken from.
-    A recipe read from a plain ComfyUI file has only ``graph`` and ``models``: template
-    None, empty strings for target, server, job and comfycine, created 0.0.
+    ``job:ID:N``); ``parent`` is the job id of the take this one was retaken from;
+    ``workflow`` names the workflow file of a job run from a graph, not a template
+    (``template`` is None then). A recipe read from a plain ComfyUI file has only
+    ``graph`` and ``models``: template None, empty strings for target, server, job and
+    comfycine, created 0.0.
     """
 
     graph: dict[str, Any]
@@ -86,6 +88,7 @@ class Recipe:
     parent: str | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     models: list[str] = field(default_factory=list)
+    workflow: str | None = None
     comfycine: str = __version__
     created: float = field(default_factory=time.time)
 
@@ -146,6 +149,7 @@ class Recipe:
             parent=_field(data, "parent", (str, type(None)), None),
             inputs=_mapping(data, "inputs", str),
             models=_strings(data, "models", models_in(graph)),
+            workflow=_field(data, "workflow", (str, type(None)), None),
             comfycine=_field(data, "comfycine", str, ""),
             created=float(_field(data, "created", (int, float), 0.0)),
         )

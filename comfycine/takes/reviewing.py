@@ -41,17 +41,15 @@ class ReviewPage:
 
 
 def retake_command(record: JobRecord) -> str:
-    """The command that renders this take again: same template, values and seeds."""
-    words = ["comfycine", "generate", record.template or "TEMPLATE"]
-    for name, value in sorted(record.params.items()):
-        if name in record.seeds or name == "prompt":
-            continue
-        words += ["--set", f"{name}={value}"]
-    if "prompt" in record.params:
-        words += ["--prompt", str(record.params["prompt"])]
-    for name, seed in sorted(record.seeds.items()):
-        words += ["--set", f"{name}={seed}"]
-    return shlex.join([*words, "--target", record.target])
+    """The command that renders this take again: same template, values and seeds.
+
+    The target is named unless it is the default one: a take from Comfy Cloud is
+    rendered there again only by a command that says so.
+    """
+    words = ["comfycine", "retake", record.id]
+    if record.target and record.target != "local":
+        words += ["--target", record.target]
+    return shlex.join(words)
 
 
 def previews_of(path: Path) -> dict[str, str]:

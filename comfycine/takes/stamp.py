@@ -26,10 +26,12 @@ def recipe_of(record: JobRecord) -> Recipe:
         for name, value in record.params.items()
         if isinstance(value, str) and value.startswith("job:")
     }
-    parent = record.extra.get("parent") if isinstance(record.extra, dict) else None
+    extra = record.extra if isinstance(record.extra, dict) else {}
+    parent, workflow = extra.get("parent"), extra.get("workflow")
     return Recipe(
         graph=record.graph,
-        template=record.template,
+        template=None if isinstance(workflow, str) else record.template,
+        workflow=workflow if isinstance(workflow, str) else None,
         params=dict(record.params),
         seeds=dict(record.seeds),
         target=record.target,

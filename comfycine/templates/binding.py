@@ -151,6 +151,7 @@ def bind_values(
     assignments: Sequence[str] = (),
     overrides: Mapping[str, str] | None = None,
     rng: random.Random | None = None,
+    kept: Mapping[str, Any] | None = None,
 ) -> Binding:
     """Type and check the user's values for ``template``, filling defaults and seeds.
 
@@ -158,14 +159,21 @@ def bind_values(
     are CLI shortcuts by name; names are case-insensitive and ``-`` stands for ``_``.
     A seed left unset gets a random value in [0, 2**32-1] (unless the template fixes its
     seeds). Every problem is collected into one ParameterError (``details.problems``);
-    MediaNotFound when missing files are the only problem.
+    MediaNotFound when missing files are the only problem. ``kept`` holds media values
+    taken as they are (source ``"kept"``, no file needed): a retake's input already on
+    the server.
     """
     problems: list[dict[str, Any]] = []
     raw = _collect_raw(prompt, assignments, overrides, problems)
+    kept = kept or {}
     valid = list(template.parameters)
     problems += [_unknown_problem(name, valid) for name in raw if name not in template.parameters]
     binding = Binding(values={})
     for name, param in template.parameters.items():
+        if name in kept and name not in raw and param.kind.is_media:
+            binding.values[name] = kept[name]
+            binding.sources[name] = "kept"
+            continue
         if name in raw:
             try:
                 value = coerce_value(param.kind, raw[name])

@@ -21,14 +21,8 @@ def real(
 
 @pytest.fixture
 def phone(
-    isolation: Isolation,
-    fake_comfy: FakeComfy,
-    fake_telegram: FakeTelegram,
-    monkeypatch: pytest.MonkeyPatch,
+    telegram_configured: FakeTelegram, fake_comfy: FakeComfy, monkeypatch: pytest.MonkeyPatch
 ) -> FakeTelegram:
     """The CLI pointed at the fake ComfyUI, with Telegram configured on the fake Bot API."""
     monkeypatch.setenv("COMFYUI_URL", fake_comfy.url)
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", fake_telegram.token)
-    monkeypatch.setenv("TELEGRAM_CHAT_ID", fake_telegram.chat_id)
-    monkeypatch.setenv("COMFYCINE_TELEGRAM_API_URL", fake_telegram.url)
-    return fake_telegram
+    return telegram_configured

@@ -42,3 +42,40 @@ def test_a_job_reference_that_cannot_be_used_is_one_clear_line(
     assert too_far.envelope()["error"]["code"] == "bad_job_reference"
     unknown = invoke("generate", "testblur", "--image", "job:ffffffff", "--json")
     assert unknown.exit_code == 2 and unknown.envelope()["error"]["code"] == "unknown_job"
+
+
+def test_a_take_file_feeds_the_next_job_where_it_lies(
+    real: RealComfyUI, isolation: Isolation
+) -> None:
+    """--image take:FILE of a take this Mac rendered: read on the server, not uploaded."""
+    first = invoke("generate", "testimage", "--set", "color=8421376", "--json")
+    assert first.exit_code == 0, first
+    made = first.envelope()["data"]
+    inputs_before = sorted(p.name for p in (real.base_dir / "input").rglob("*") if p.is_file())
+    second = invoke("generate", "testblur", "--image", f"take:{made['outputs'][0]}", "--json")
+    assert second.exit_code == 0, second
+    inputs_after = sorted(p.name for p in (real.base_dir / "input").rglob("*") if p.is_file())
+    assert inputs_after == inputs_before
+    data = second.envelope()["data"]
+    assert data["params"]["input"] == f"job:{made['job']}:1"
+    lineage = invoke("take", made["outputs"][0], "--json").envelope()["data"]["lineage"]
+    assert [(c["job"], c["kind"]) for c in lineage["children"]] == [(data["job"], "stage")]
+
+
+def test_a_take_file_from_elsewhere_is_uploaded_with_its_lineage(
+    real: RealComfyUI, isolation: Isolation, tmp_path: Path
+) -> None:
+    """take:FILE of a take this ledger does not know (another Mac): uploaded, and the job
+    still records the take it came from."""
+    import shutil
+
+    first = invoke("generate", "testimage", "--set", "color=255", "--json").envelope()["data"]
+    elsewhere = tmp_path / "from-the-mini.png"
+    shutil.copy(first["outputs"][0], elsewhere)
+    for suffix in ("", "-wal", "-shm"):  # this Mac never saw that take
+        (isolation.data_dir / f"ledger.sqlite3{suffix}").unlink(missing_ok=True)
+    second = invoke("generate", "testblur", "--image", f"take:{elsewhere}", "--json")
+    assert second.exit_code == 0, second
+    assert second.envelope()["data"]["params"]["input"] == f"job:{first['job']}"
+    uploaded = [p for p in (real.base_dir / "input").rglob("from-the-mini*") if p.is_file()]
+    assert uploaded, "the file was not uploaded"

@@ -12,14 +12,9 @@ from tests.notify.conftest import SENTINEL_TOKEN, closed_port_url, write_file
 
 
 @pytest.fixture
-def telegram(
-    isolation: Isolation, fake_telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch
-) -> FakeTelegram:
+def telegram(telegram_configured: FakeTelegram) -> FakeTelegram:
     """An isolated CLI whose Telegram channel is the fake."""
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", fake_telegram.token)
-    monkeypatch.setenv("TELEGRAM_CHAT_ID", fake_telegram.chat_id)
-    monkeypatch.setenv("COMFYCINE_TELEGRAM_API_URL", fake_telegram.url)
-    return fake_telegram
+    return telegram_configured
 
 
 def test_notify_sends_the_text(telegram: FakeTelegram) -> None:

@@ -33,8 +33,8 @@ def test_review_of_a_sweep_writes_one_page_with_every_take(fake: FakeComfy) -> N
     assert data["takes"] == 2 and data["opened"] is False and page.is_file()
     text = page.read_text()
     for item in made.envelope()["data"]["items"]:
-        assert item["job"] in text
-    assert "comfycine generate testimage" in text and "color=3" in text
+        assert f"comfycine retake {item['job']}" in text
+    assert "color" in text and "3" in text
 
 
 def test_review_with_nothing_to_show_is_one_line(fake: FakeComfy) -> None:

@@ -20,14 +20,9 @@ CLOUD_KEY = "comfyui-cloud-key-that-must-never-leave-0123"
 
 
 @pytest.fixture
-def configured(
-    isolation: Isolation, fake_telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch
-) -> FakeTelegram:
+def configured(telegram_configured: FakeTelegram) -> FakeTelegram:
     """Telegram settings pointing at the fake, in an isolated environment."""
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", fake_telegram.token)
-    monkeypatch.setenv("TELEGRAM_CHAT_ID", fake_telegram.chat_id)
-    monkeypatch.setenv("COMFYCINE_TELEGRAM_API_URL", fake_telegram.url)
-    return fake_telegram
+    return telegram_configured
 
 
 def notifier(settings: Settings, sleeps: Sleeps | None = None) -> Notifier:

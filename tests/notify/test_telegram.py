@@ -8,10 +8,19 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
+from PIL import Image
 
-from comfycine.notify import Limits, TelegramClient
-from comfycine.notify.telegram import CAPTION_LIMIT, MAX_RETRY_AFTER, choose_method
+from comfycine.notify import Limits, TelegramClient, job_done_notice
+from comfycine.notify.telegram import (
+    CAPTION_LIMIT,
+    MAX_RETRY_AFTER,
+    choose_method,
+    image_size,
+    photo_shape_fits,
+)
+from comfycine.results import JobResult
 from tests.faketelegram.server import FakeTelegram
 from tests.notify.conftest import (
     LIMITS,
@@ -76,6 +85,71 @@ def test_choose_method_follows_the_limits() -> None:
     assert choose_method(Path("a.zip"), 101, limits) is None
     assert Limits.for_server("https://api.telegram.org").upload_bytes == 50 * 1024 * 1024
     assert Limits.for_server("http://127.0.0.1:8081").upload_bytes == 2000 * 1024 * 1024
+
+
+def test_photo_shape_follows_sendphoto_limits() -> None:
+    """Width + height at most 10000 and a ratio at most 20, either way round."""
+    assert photo_shape_fits(5000, 5000) and photo_shape_fits(2000, 100)
+    assert photo_shape_fits(100, 2000)
+    assert not photo_shape_fits(5000, 5001)
+    assert not photo_shape_fits(2001, 100) and not photo_shape_fits(100, 2001)
+    assert not photo_shape_fits(0, 10)
+
+
+def test_image_size_reads_the_header_or_gives_none(tmp_path: Path) -> None:
+    """Pillow's header size for a picture; None for bytes Pillow cannot read."""
+    Image.new("RGB", (300, 20)).save(tmp_path / "a.png")
+    assert image_size(tmp_path / "a.png") == (300, 20)
+    assert image_size(write_file(tmp_path / "junk.png", 100)) is None
+    assert image_size(tmp_path / "gone.png") is None
+
+
+class BotApi:
+    """An httpx.MockTransport Bot API: records each call's method and raw body, answers ok."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bytes]] = []
+        self.transport = httpx.MockTransport(self.handle)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append((request.url.path.rsplit("/", 1)[-1], request.read()))
+        return httpx.Response(200, json={"ok": True, "result": {"message_id": 1}})
+
+    def client(self) -> TelegramClient:
+        return TelegramClient("1:x", "42", ffmpeg=None, transport=self.transport)
+
+    def methods(self) -> list[str]:
+        return [method for method, _ in self.calls]
+
+
+async def test_wide_grid_goes_as_a_document(tmp_path: Path) -> None:
+    """A 12000x400 grid (small in bytes) is beyond sendPhoto's shape: sendDocument, whole."""
+    grid = tmp_path / "sweep-ab12.grid.jpg"
+    Image.new("RGB", (12000, 400), (30, 30, 30)).save(grid, quality=50)
+    assert grid.stat().st_size < Limits().photo_bytes
+    api = BotApi()
+    outcome = await api.client().send("✅ sweep wan: 16/16 done", grid)
+    assert outcome["ok"], outcome
+    assert api.methods() == ["sendDocument"]
+    assert b'name="document"; filename="sweep-ab12.grid.jpg"' in api.calls[0][1]
+
+
+async def test_video_job_notice_sends_its_sheet_as_a_photo(tmp_path: Path) -> None:
+    """The done notice of a video job with a real contact sheet uploads the sheet by sendPhoto."""
+    from comfycine.takes.previews import previews_for
+    from tests.takes.clips import make_clip
+
+    clip = make_clip(tmp_path / "shot.mp4", frames=12, size=(160, 90))
+    previews = {str(clip): previews_for(clip, tmp_path / "previews")}
+    result = JobResult("ab12cd34", "local", "succeeded", "wan", [str(clip)], previews=previews)
+    notice = job_done_notice(result)
+    api = BotApi()
+    outcome = await api.client().send(notice.text, notice.attachment)
+    assert outcome["ok"], outcome
+    assert api.methods() == ["sendPhoto"]
+    body = api.calls[0][1]
+    assert b'name="photo"; filename="shot.sheet.jpg"' in body
+    assert str(clip).encode() in body  # the caption still names the video
 
 
 async def test_oversize_without_ffmpeg_sends_the_path(
