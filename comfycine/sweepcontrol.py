@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from .collecting import needs_collection
-from .errors import JobFailed, StillRunning, recordable
+from .errors import JobFailed, StillRunning, UsageError, recordable
 from .jobcontrol import _wait, job_view
 from .jobs import Observer
 from .ledger import JobRecord, Ledger
@@ -30,6 +30,60 @@ def takes_of(ledger: Ledger, ref: str) -> list[JobRecord]:
     for record in ledger.by_batch(ref):
         newest[record.item_key or record.id] = record
     return list(newest.values())
+
+
+def cell_take(ledger: Ledger, ref: str) -> JobRecord | None:
+    """The take a sweep cell names, or None when ``ref`` is not written like one.
+
+    ``SWEEP:N`` is the N-th take (from 1, in ``status SWEEP``'s order); ``SWEEP:NAME=V``
+    (several joined by ``,``) the take with those values, as the grid labels it. Raises
+    UsageError ``bad_take_reference`` for a cell that is not there or not unique.
+    """
+    sweep, sep, cell = ref.strip().partition(":")
+    if not sep or not is_sweep_ref(sweep):
+        return None
+    records = takes_of(ledger, sweep)
+    if not records:
+        raise UsageError(
+            f"No sweep {sweep} in the ledger.",
+            code="unknown_sweep",
+            hint="List recent jobs and their sweeps with: comfycine status",
+        )
+    if cell.strip().isdigit():
+        number = int(cell)
+        if 1 <= number <= len(records):
+            return records[number - 1]
+        found: list[JobRecord] = []
+    else:
+        wanted = dict(part.strip().partition("=")[::2] for part in cell.split(","))
+        found = [r for r in records if all(_same(r.params.get(k), v) for k, v in wanted.items())]
+        if len(found) == 1:
+            return found[0]
+    cells = ", ".join(f"{n}: {_cell_label(r)}" for n, r in enumerate(records, start=1))
+    why = "several takes match" if len(found) > 1 else "no take matches"
+    raise UsageError(
+        f"{ref}: {why}; the takes of {sweep} are {cells}.",
+        code="bad_take_reference",
+        hint=f"Name one as {sweep}:N or {sweep}:NAME=VALUE (see: comfycine status {sweep})",
+        details={"reference": ref, "takes": len(records)},
+    )
+
+
+def _same(value: Any, text: str) -> bool:
+    """Whether a recorded value is the one written (``3`` is ``3.0`` for a number)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return float(text) == float(value)
+        except ValueError:
+            return False
+    return str(value) == text.strip()
+
+
+def _cell_label(record: JobRecord) -> str:
+    cell = record.extra.get("cell")
+    if isinstance(cell, dict) and cell:
+        return ", ".join(f"{k}={v}" for k, v in cell.items())
+    return ", ".join(f"{k}={v}" for k, v in record.seeds.items()) or record.id[:8]
 
 
 def sweep_status(settings: Settings, ref: str) -> dict[str, Any] | None:

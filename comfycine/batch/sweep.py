@@ -235,6 +235,7 @@ def plan_sweep(
         item = BatchItem(output_dir / label(cell), label=label(cell), cell=dict(cell))
         item.key = item_key("sweep", template.name, params)
         job.batch_id, job.item_key = sweep, item.key
+        job.extra["cell"] = dict(cell)  # how the grid labels it: take pick SWEEP:seed=3
         item.prepared = job
         decide(item, ledger.by_item_key(item.key), retry_failed=False)
         items.append(item)

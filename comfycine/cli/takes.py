@@ -32,7 +32,8 @@ def take(
         ),
     ],
     ref: Annotated[
-        str | None, typer.Argument(help="With pick/reject/note: the take (job id or file).")
+        str | None,
+        typer.Argument(help="With pick/reject/note: the take (job id, file, or SWEEP:N)."),
     ] = None,
     text: Annotated[str | None, typer.Argument(help="With note: the note.")] = None,
     json: JsonOpt = False,
@@ -42,8 +43,9 @@ def take(
 
     ``take FILE`` works on another Mac, months later: the recipe travels in the file
     (PNG text chunks, video tags) or in the sidecar .json beside it. ``take pick REF``,
-    ``take reject REF`` and ``take note REF TEXT`` mark a take (a job id or one of its
-    files), in the ledger and in the sidecars; ``status --picks`` lists the picked ones.
+    ``take reject REF`` and ``take note REF TEXT`` mark a take (a job id, one of its
+    files, or a sweep cell: SWEEP:N, SWEEP:NAME=VALUE), in the ledger and in the
+    sidecars; ``status --picks`` lists the picked ones.
     """
     output = Output("take", as_json=json)
     if item in ACTIONS:
@@ -100,7 +102,11 @@ def _print_recipe(output: Output, data: dict[str, Any]) -> None:
 
 def retake(
     ref: Annotated[
-        str, typer.Argument(help="The take: a rendered file (any Mac), or a job id / 'last'.")
+        str,
+        typer.Argument(
+            help="The take: a rendered file (any Mac), a job id / 'last', or a sweep cell"
+            " (SWEEP:N, SWEEP:NAME=VALUE)."
+        ),
     ],
     sets: SetOpt = None,
     prompt: Annotated[

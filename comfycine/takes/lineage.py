@@ -42,7 +42,8 @@ def looks_like_file(ref: str) -> bool:
 
 
 def find_take_source(settings: Settings | None, ref: str) -> TakeSource:
-    """The take ``ref`` names: a rendered file (or its sidecar), else a ledger job.
+    """The take ``ref`` names: a rendered file (or its sidecar), else a ledger job or a
+    sweep cell (``SWEEP:N``, ``SWEEP:NAME=VALUE``).
 
     Raises MediaNotFound for a path that is not there, UsageError ``no_recipe`` /
     ``recipe_corrupt`` for a file without a readable recipe, JobNotFound for a job id
@@ -62,8 +63,10 @@ def find_take_source(settings: Settings | None, ref: str) -> TakeSource:
             with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
                 record = ledger.get(recipe.job)
         return TakeSource(recipe, ref, record, path)
+    from ..sweepcontrol import cell_take
+
     with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
-        record = ledger.find(ref)
+        record = cell_take(ledger, ref) or ledger.find(ref)
     return TakeSource(recipe_of(record), ref, record)
 
 

@@ -21,7 +21,10 @@ VERDICTS = {"pick": "picked", "reject": "rejected"}
 
 
 def find_take(ledger: Ledger, ref: str) -> JobRecord:
-    """The job of a take: ``ref`` is a job id (prefix, ``last``) or one of its files."""
+    """The job of a take: ``ref`` is a job id (prefix, ``last``), one of its files, or a
+    sweep cell (``SWEEP:N``, ``SWEEP:NAME=VALUE``)."""
+    from ..sweepcontrol import cell_take
+
     path = Path(ref).expanduser()
     if path.is_file():
         recipe = read_recipe(path)
@@ -32,7 +35,7 @@ def find_take(ledger: Ledger, ref: str) -> JobRecord:
                 hint="Mark a take comfycine rendered: comfycine take pick JOB",
             )
         return ledger.find(recipe.job)
-    return ledger.find(ref)
+    return cell_take(ledger, ref) or ledger.find(ref)
 
 
 def _stamp_sidecars(record: JobRecord, fields: dict[str, Any]) -> None:

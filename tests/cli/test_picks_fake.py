@@ -58,3 +58,22 @@ def test_marking_what_is_not_a_take_is_one_line(fake: FakeComfy, tmp_path: Path)
     assert refused.exit_code == 2 and refused.envelope()["error"]["code"] == "no_recipe"
     missing = invoke("take", "note", "--json")
     assert missing.exit_code == 2 and "take note REF TEXT" in missing.envelope()["error"]["message"]
+
+
+def test_a_sweep_cell_is_picked_and_retaken_by_its_place_or_its_values(fake: FakeComfy) -> None:
+    """SWEEP:2 and SWEEP:color=3 name takes of a sweep; a cell not there is one line."""
+    made = invoke("generate", "testimage", "--vary", "color=3,4", "--json").envelope()["data"]
+    sweep, jobs = made["sweep"], [item["job"] for item in made["items"]]
+    picked = invoke("take", "pick", f"{sweep}:2", "--json")
+    assert picked.exit_code == 0, picked
+    assert picked.envelope()["data"]["job"] == jobs[1]
+    noted = invoke("take", "note", f"{sweep}:color=3", "warmer", "--json")
+    assert noted.envelope()["data"]["job"] == jobs[0]
+    again = invoke("retake", f"{sweep}:color=4", "--json")
+    assert again.exit_code == 0, again
+    assert again.envelope()["data"]["parent"] == jobs[1]
+    for ref in (f"{sweep}:3", f"{sweep}:color=5"):
+        missing = invoke("take", "pick", ref, "--json")
+        assert missing.exit_code == 2, missing
+        error = missing.envelope()["error"]
+        assert error["code"] == "bad_take_reference" and "1: color=3" in error["message"]
