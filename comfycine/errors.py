@@ -47,6 +47,7 @@ class ExitCode(IntEnum):
     STILL_RUNNING = 6
     CLOUD_ACCOUNT = 7  # account or credentials problem (the cloud key, a target's token)
     OUTPUT_NOT_WRITABLE = 8
+    CONSENT = 9  # spending (partner nodes) or installing on the PC needs an explicit yes
     INTERRUPTED = 130
 
 
@@ -277,6 +278,16 @@ class OutputNotWritable(ComfycineError):
     code = "output_not_writable"
     exit_code = ExitCode.OUTPUT_NOT_WRITABLE
     default_hint = "Fix the output folder (COMFYCINE_OUTPUT_DIR), then: comfycine wait JOB"
+
+
+class ConsentRequired(ComfycineError):
+    """Spending money or installing on the PC needs an explicit yes: a flag, or a yes
+    typed at a terminal. Codes: ``spend_not_allowed`` (partner nodes bill the Comfy
+    account), ``install_not_allowed`` (``fix`` would install on the PC)."""
+
+    code = "consent_required"
+    exit_code = ExitCode.CONSENT
+    default_hint = "Say yes with the flag the message names, or run it at a terminal."
 
 
 class Interrupted(ComfycineError):
