@@ -37,6 +37,8 @@ ENV_TRANSPORT = "COMFYCINE_TRANSPORT"
 ENV_STALL_AFTER = "COMFYCINE_STALL_AFTER"
 ENV_CLOUD_API = "COMFYCINE_CLOUD_API"
 ENV_SIDECARS = "COMFYCINE_SIDECARS"
+ENV_CLOUD_RATE = "COMFYCINE_CLOUD_RATE"
+ENV_CLOUD_CREDITS_PER_USD = "COMFYCINE_CLOUD_CREDITS_PER_USD"
 
 # field name -> environment names, first match wins
 ENV_NAMES: dict[str, tuple[str, ...]] = {
@@ -60,6 +62,8 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "stall_after": (ENV_STALL_AFTER,),
     "cloud_api": (ENV_CLOUD_API,),
     "sidecars": (ENV_SIDECARS,),
+    "cloud_rate": (ENV_CLOUD_RATE,),
+    "cloud_credits_per_usd": (ENV_CLOUD_CREDITS_PER_USD,),
 }
 
 

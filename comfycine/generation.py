@@ -34,6 +34,7 @@ from .ledger import Ledger
 from .preflight import preflight
 from .results import JobResult, interrupted_error, outcome_result
 from .settings import Settings
+from .spend import check_graph, check_job
 from .targets import Target, resolve_target
 from .templates import Template, bind_values, load_template, render_graph, template_dirs
 from .transport import ComfyClient
@@ -128,6 +129,7 @@ async def _generate(
     observer: Observer | None,
     validate: bool,
     tiled_vae: bool,
+    allow_spend: bool,
 ) -> JobResult:
     prompt, target = split_target_prefix(prompt, target)
     chosen = resolve_target(settings, target)
@@ -142,6 +144,7 @@ async def _generate(
         validate=validate,
         tiled_vae=tiled_vae,
     )
+    job.allow_spend = allow_spend
     return await run_prepared(
         settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
     )
@@ -260,6 +263,13 @@ class PreparedJob:
     server_inputs: dict[str, str] = field(default_factory=dict)
     # Recorded with the job from the start, e.g. the ``parent`` a retake came from.
     extra: dict[str, Any] = field(default_factory=dict)
+    # Consent to run partner (paid API) nodes: without it such a graph is refused (spend.py).
+    allow_spend: bool = False
+
+    def graph_to_check(self) -> dict[str, Any]:
+        """The graph as it will be sent, before its media are uploaded (names as on disk)."""
+        names = {name: path.name for name, path in self.media.items()}
+        return self.build({**names, **self.server_inputs})
 
 
 async def run_prepared(
@@ -359,6 +369,16 @@ async def _run_on(
     )
     updates: JobUpdates | None = None
     try:
+        # The spend gate, before anything is uploaded, recorded or sent.
+        spend_checked = await check_job(
+            client,
+            settings.cache_dir,
+            job.graph_to_check(),
+            allowed=job.allow_spend,
+            label=job.label,
+            reaching=reaching,
+            notice=runner.notice,
+        )
         uploaded: dict[str, str] = dict(job.server_inputs)
         if job.media:
             updates = _as_updates(await reaching)
@@ -381,6 +401,15 @@ async def _run_on(
             # Reachable first (bounded at 2.5 s): a server that accepts connections
             # but never answers must not hang the preflight's requests.
             updates = _as_updates(await reaching)
+            if not spend_checked:  # the node list could not be read before: now or never
+                await check_graph(
+                    client,
+                    settings.cache_dir,
+                    graph,
+                    allowed=job.allow_spend,
+                    label=job.label,
+                    notice=runner.notice,
+                )
             if job.preflight is not None and job.preflight is not False:
                 try:
                     await _preflight(client, settings, job, graph, uploaded)
@@ -443,12 +472,14 @@ def generate(
     observer: Observer | None = None,
     validate: bool = True,
     tiled_vae: bool = False,
+    allow_spend: bool = False,
 ) -> JobResult:
     """Render a template with values, run it on the target, download its outputs.
 
     With ``validate`` the rendered graph is checked against the server's nodes and
     models first (every problem at once, exit 4), so no GPU time is spent on it.
     ``tiled_vae`` decodes in tiles (the out-of-memory fix that keeps the shot as it is).
+    Partner (paid API) nodes are refused (ConsentRequired, exit 9) unless ``allow_spend``.
     """
     return asyncio.run(
         _generate(
@@ -463,6 +494,7 @@ def generate(
             observer=observer,
             validate=validate,
             tiled_vae=tiled_vae,
+            allow_spend=allow_spend,
         )
     )
 
@@ -476,6 +508,7 @@ def with_fallback(
     ask: Callable[[ComfycineError], bool] | None,
     command: Callable[[str], str],
     notice: Callable[[str], None],
+    estimate: Callable[[], dict[str, Any] | None] | None = None,
 ) -> JobResult:
     """Run on ``target``; switch to the other side only with consent, never silently.
 
@@ -483,7 +516,10 @@ def with_fallback(
     ``--fallback cloud`` / ``--on-oom cloud`` consented in advance or ``ask`` (a person
     at a terminal) says yes. The cloud out of credits or plan (exit 7) → the PC is
     proposed. Without consent the error goes out with ``details.fallback`` and the exact
-    command to run.
+    command to run. A refused spend (ConsentRequired, exit 9) goes out as it is, from
+    either side: partner nodes bill the same account on the PC and on the cloud.
+    ``estimate()`` (cloudcost) is what the cloud run would cost: it goes in
+    ``details.estimate`` before ``ask`` sees the error, and in the consented notice.
     """
     on_cloud = (target or "").strip().lower() == "cloud"
     try:
@@ -494,9 +530,13 @@ def with_fallback(
             raise
         if exc.details.get("submitted"):
             raise  # the job reached the PC and may still run there: never render it twice
+        quote = estimate() if estimate is not None else None
+        if quote:
+            exc.details["estimate"] = quote
         consented, flag = (on_oom, "--on-oom") if oom else (fallback, "--fallback")
         if consented == "cloud":
-            notice(f"{exc.message} Running on Comfy Cloud, as {flag} cloud allows.")
+            cost = f" {quote['text']}" if quote else ""
+            notice(f"{exc.message} Running on Comfy Cloud, as {flag} cloud allows.{cost}")
             return run("cloud")
         if ask is not None and ask(exc):
             return run("cloud")

@@ -1,12 +1,14 @@
-"""Workflows saved in ComfyUI, turned into comfycine templates.
+"""Workflows saved in ComfyUI (or shipped with it), turned into comfycine templates.
 
 ComfyUI keeps saved workflows as UI-format JSON under ``user/<user>/workflows/``; the
 server lists them at ``/api/userdata?dir=workflows`` and serves one at
 ``/api/userdata/workflows%2F<path>`` (PROTOCOL.md §1.10). :func:`import_workflow`
-converts one to an API graph, puts the ``PARAM_PROMPT`` placeholder where the positive
-prompt was (and ``PARAM_STR_NEGATIVE`` for the negative one), and writes
-``NAME.json`` + ``NAME.meta.json`` without ever replacing an existing template unless
-asked to.
+converts one to an API graph, infers placeholders for the usual parameters (prompt and
+negative text, size, frames, fps, steps, cfg, media inputs: :mod:`.templates.infer`),
+fills the sidecar with their defaults and bounds, the model files with the URL and
+folder the workflow gives them (:mod:`.graph.modelrefs`), the custom-node packs and
+partner nodes it uses, and writes ``NAME.json`` + ``NAME.meta.json`` without ever
+replacing an existing template unless asked to.
 """
 
 from __future__ import annotations
@@ -18,21 +20,38 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import TemplateInvalid, UsageError
 from .graph.convert import is_ui_workflow, ui_to_api
+from .graph.modelrefs import ModelRef, model_refs
+from .graph.packrefs import node_packs
+from .graph.partner import partner_nodes
 from .graph.schema import Catalog
+from .templates.infer import infer_placeholders
+from .templates.prompts import (
+    NEGATIVE_PLACEHOLDER,
+    PROMPT_PLACEHOLDER,
+    find_prompt_inputs,
+)
 from .transport import ComfyClient
 
+__all__ = [
+    "NEGATIVE_PLACEHOLDER",
+    "PROMPT_PLACEHOLDER",
+    "ImportResult",
+    "SavedWorkflow",
+    "fetch_saved_workflow",
+    "find_prompt_inputs",
+    "import_workflow",
+    "list_saved_workflows",
+    "sidecar_models",
+    "template_stem",
+]
+
 WORKFLOWS_DIR = "workflows"  # under the server's user directory
-PROMPT_PLACEHOLDER = "PARAM_PROMPT"
-NEGATIVE_PLACEHOLDER = "PARAM_STR_NEGATIVE"
-TEXT_INPUTS = ("text", "prompt")  # the text input of an encoder, in order of preference
-CONDITIONING = "CONDITIONING"
 _UNSAFE = re.compile(r"[^a-z0-9_-]+")
 
 
@@ -51,7 +70,7 @@ class SavedWorkflow:
 
 @dataclass(frozen=True)
 class ImportResult:
-    """A template written from a saved workflow."""
+    """A template written from a workflow, and what was inferred for it."""
 
     name: str
     path: Path
@@ -60,6 +79,10 @@ class ImportResult:
     prompt_inputs: list[str] = field(default_factory=list)  # "node.input" set to PARAM_PROMPT
     negative_inputs: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    parameters: list[dict[str, Any]] = field(default_factory=list)  # the inferred ones
+    models: list[dict[str, Any]] = field(default_factory=list)  # the sidecar's entries
+    custom_nodes: list[dict[str, Any]] = field(default_factory=list)
+    partner_nodes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form for the envelope."""
@@ -70,6 +93,10 @@ class ImportResult:
             "converted": self.converted,
             "prompt_inputs": self.prompt_inputs,
             "negative_inputs": self.negative_inputs,
+            "parameters": self.parameters,
+            "models": self.models,
+            "custom_nodes": self.custom_nodes,
+            "partner_nodes": self.partner_nodes,
             "warnings": self.warnings,
         }
 
@@ -147,82 +174,6 @@ def _api_graph(data: dict[str, Any]) -> bool:
     return bool(data) and all(isinstance(v, dict) and "class_type" in v for v in data.values())
 
 
-def _text_input(graph: dict[str, Any], node_id: str, catalog: Catalog) -> tuple[str, str] | None:
-    """The literal text that ``node_id`` encodes: (node, input), following one link."""
-    node = graph.get(node_id) or {}
-    inputs = node.get("inputs") or {}
-    schema = catalog.get(str(node.get("class_type")))
-    for name in TEXT_INPUTS:
-        spec = schema.inputs.get(name) if schema else None
-        if name not in inputs or (spec is not None and spec.type != "STRING"):
-            continue
-        value = inputs[name]
-        if isinstance(value, str):
-            return node_id, name
-        if isinstance(value, list) and len(value) == 2:
-            # A text box node (PrimitiveString and the like): its one literal string.
-            source_id = str(value[0])
-            source = graph.get(source_id) or {}
-            strings = [k for k, v in (source.get("inputs") or {}).items() if isinstance(v, str)]
-            if len(strings) == 1:
-                return source_id, strings[0]
-    return None
-
-
-def find_prompt_inputs(graph: dict[str, Any], catalog: Catalog, side: str) -> list[tuple[str, str]]:
-    """The text inputs that feed a sampler's ``side`` ("positive"/"negative") input.
-
-    Walks up from every node input called ``side`` through conditioning links; the
-    first node on each path with a STRING ``text``/``prompt`` input is the encoder.
-    """
-    found: list[tuple[str, str]] = []
-    for node in graph.values():
-        start = (node.get("inputs") or {}).get(side)
-        if not (isinstance(start, list) and len(start) == 2):
-            continue
-        queue, seen = deque([str(start[0])]), set()
-        while queue:
-            node_id = queue.popleft()
-            if node_id in seen or node_id not in graph:
-                continue
-            seen.add(node_id)
-            target = _text_input(graph, node_id, catalog)
-            if target is not None:
-                if target not in found:
-                    found.append(target)
-                continue
-            current = graph[node_id]
-            schema = catalog.get(str(current.get("class_type")))
-            for name, value in (current.get("inputs") or {}).items():
-                spec = schema.inputs.get(name) if schema else None
-                is_link = isinstance(value, list) and len(value) == 2
-                if is_link and (spec is None or spec.type == CONDITIONING):
-                    queue.append(str(value[0]))
-    return found
-
-
-def _place(
-    graph: dict[str, Any], targets: list[tuple[str, str]], placeholder: str, warnings: list[str]
-) -> tuple[list[str], str | None]:
-    """Put ``placeholder`` into the targets holding the first target's text."""
-    if not targets:
-        return [], None
-    first_node, first_input = targets[0]
-    text = graph[first_node]["inputs"][first_input]
-    placed: list[str] = []
-    for node_id, name in targets:
-        if graph[node_id]["inputs"][name] == text:
-            graph[node_id]["inputs"][name] = placeholder
-            placed.append(f"{node_id}.{name}")
-        else:
-            warnings.append(
-                f"node {node_id} input {name!r} holds a different text; left as it is "
-                f"(only the text of node {first_node} became {placeholder})"
-            )
-    already = isinstance(text, str) and text.startswith("PARAM_")  # a template imported again
-    return placed, text if isinstance(text, str) and not already else None
-
-
 def _publish(text: str, final: Path, overwrite: bool) -> None:
     """Write ``final`` atomically; without ``overwrite`` an existing file is never replaced."""
     handle, temp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
@@ -259,6 +210,46 @@ def _exists(path: Path) -> UsageError:
     )
 
 
+def _base(name: str) -> str:
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def sidecar_models(
+    graph: dict[str, Any], declared: list[ModelRef]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The sidecar's ``models`` for ``graph``, and the names no URL is known for.
+
+    Every model file the API graph names gets an entry; the URL and folder come from
+    ``declared`` (the refs of the UI workflow it came from), matched by name, else by
+    file name; the folder falls back to the one the input implies.
+    """
+    by_name = {ref.name: ref for ref in declared}
+    by_base = {_base(ref.name): ref for ref in declared}
+    entries: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for used in model_refs(graph):
+        ref = by_name.get(used.name) or by_base.get(_base(used.name))
+        merged = ModelRef(
+            used.name,
+            ref.url if ref else None,
+            (ref.directory if ref else None) or used.directory,
+            used.node_id,
+            used.class_type,
+        )
+        entries.append(merged.to_sidecar())
+        if merged.url is None:
+            missing.append(used.name)
+    return entries, missing
+
+
+def _no_url_warning(missing: list[str]) -> str:
+    listed = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    return (
+        f"{len(missing)} model file(s) carry no download URL in the workflow: {listed}; "
+        "the sidecar lists them without one (nothing was looked up)"
+    )
+
+
 def import_workflow(
     ui_or_api: dict[str, Any],
     catalog: Catalog,
@@ -267,14 +258,20 @@ def import_workflow(
     dest_dir: Path,
     overwrite: bool = False,
     source: str | None = None,
+    description: str | None = None,
+    extra_meta: dict[str, Any] | None = None,
 ) -> ImportResult:
-    """Write a saved workflow as the template ``<stem of name>.json`` (+ ``.meta.json``).
+    """Write a workflow as the template ``<stem of name>.json`` (+ ``.meta.json``).
 
-    A UI workflow is converted first (its warnings are kept). The positive prompt's
-    text becomes ``PARAM_PROMPT`` and the negative one's ``PARAM_STR_NEGATIVE``; their
-    old texts become the defaults in the sidecar, whose description names ``source``
-    (default: ``name``). Raises :class:`UsageError` ``template_exists`` when either file
-    exists and ``overwrite`` is False, :class:`TemplateInvalid` for a non-workflow.
+    A UI workflow is converted first (its warnings are kept). Placeholders are inferred
+    (:func:`~comfycine.templates.infer.infer_placeholders`): the positive prompt's text
+    becomes ``PARAM_PROMPT``, the negative one's ``PARAM_STR_NEGATIVE``, sizes, frames,
+    fps, steps, cfg and media inputs their own; the old values become the defaults.
+    The sidecar gets ``description`` (default: "Imported from ComfyUI: ``source``"),
+    the models with URL and folder, the custom-node packs, the partner nodes used and
+    ``extra_meta``. A model without a URL is named in the warnings. Raises
+    :class:`UsageError` ``template_exists`` when either file exists and ``overwrite``
+    is False, :class:`TemplateInvalid` for a non-workflow.
     """
     stem = template_stem(name)
     converted = is_ui_workflow(ui_or_api)
@@ -289,16 +286,21 @@ def import_workflow(
             f"{source or name} is neither a UI workflow nor an API graph.",
             hint="Save the workflow from ComfyUI (Workflow > Save) and try again.",
         )
-    positive = find_prompt_inputs(graph, catalog, "positive")
-    negative = [t for t in find_prompt_inputs(graph, catalog, "negative") if t not in positive]
-    prompt_inputs, prompt_text = _place(graph, positive, PROMPT_PLACEHOLDER, warnings)
-    negative_inputs, negative_text = _place(graph, negative, NEGATIVE_PLACEHOLDER, warnings)
-    if not prompt_inputs:
-        warnings.append("no text input feeds a sampler's positive input; no prompt parameter")
-    meta: dict[str, Any] = {"description": f"Imported from ComfyUI: {source or name}"}
-    defaults = {"prompt": prompt_text, "negative": negative_text}
-    if any(v is not None for v in defaults.values()):
-        meta["defaults"] = {k: v for k, v in defaults.items() if v is not None}
+    inference = infer_placeholders(graph, catalog)
+    warnings.extend(inference.warnings)
+    models, missing = sidecar_models(graph, model_refs(ui_or_api) if converted else [])
+    if missing:
+        warnings.append(_no_url_warning(missing))
+    packs = node_packs(ui_or_api)
+    partners = sorted({node.class_type for node in partner_nodes(graph, catalog)})
+    meta: dict[str, Any] = {
+        "description": description or f"Imported from ComfyUI: {source or name}"
+    }
+    meta.update(inference.sidecar())
+    for key, value in (("models", models), ("custom_nodes", packs), ("partner_nodes", partners)):
+        if value:
+            meta[key] = value
+    meta.update(extra_meta or {})
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     path, meta_path = dest_dir / f"{stem}.json", dest_dir / f"{stem}.meta.json"
@@ -306,14 +308,19 @@ def import_workflow(
         for existing in (path, meta_path):
             if existing.exists():
                 raise _exists(existing)
-    _publish(json.dumps(graph, indent=2, ensure_ascii=False) + "\n", path, overwrite)
+    text = json.dumps(inference.graph, indent=2, ensure_ascii=False) + "\n"
+    _publish(text, path, overwrite)
     _publish(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", meta_path, overwrite)
     return ImportResult(
         name=stem,
         path=path,
         meta_path=meta_path,
         converted=converted,
-        prompt_inputs=prompt_inputs,
-        negative_inputs=negative_inputs,
+        prompt_inputs=inference.targets_of("prompt"),
+        negative_inputs=inference.targets_of("negative"),
         warnings=warnings,
+        parameters=[p.to_dict() for p in inference.parameters],
+        models=models,
+        custom_nodes=packs,
+        partner_nodes=partners,
     )

@@ -457,6 +457,19 @@ class Ledger:
         )
         return [_decode(row) for row in rows]
 
+    def rendered_of(self, template: str, *, target: str, limit: int = 50) -> list[JobRecord]:
+        """The latest jobs of ``template`` that rendered on ``target``, newest first.
+
+        ``succeeded`` and ``rendered`` (on disk or not): what a cost estimate learns from.
+        """
+        rows = self._select(
+            "SELECT * FROM jobs WHERE template = ? AND target = ?"
+            " AND status IN ('succeeded', 'rendered')"
+            " ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (template, target, limit),
+        )
+        return [_decode(row) for row in rows]
+
     def by_batch(self, batch_id: str) -> list[JobRecord]:
         """Every job of a batch or sweep (its id, or a unique prefix of 5+ characters),
         oldest first; [] when none has it."""

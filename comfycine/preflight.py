@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import ValidationFailed
 from .graph.catalog_source import CatalogResult, load_catalog, load_quick_catalog
+from .graph.partner import PartnerNode, partner_nodes
 from .graph.validate import Problem, validate_graph
 from .settings import Settings
 from .templates import Template
@@ -51,6 +52,8 @@ class ValidationReport:
     catalog_source: str
     problems: list[Problem]
     warnings: list[str]
+    # Partner (paid API) nodes: valid, but they bill the Comfy account (spend.py).
+    partner_nodes: list[PartnerNode] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (DESIGN.md "Validation result")."""
@@ -61,6 +64,7 @@ class ValidationReport:
             "valid": not self.problems,
             "problems": [p.to_dict() for p in self.problems],
             "warnings": self.warnings,
+            "partner_nodes": [n.to_dict() for n in self.partner_nodes],
         }
 
     def raise_if_invalid(self) -> None:
@@ -74,8 +78,14 @@ class ValidationReport:
             hint=first.fix
             or f"See every problem with: comfycine workflow validate {self.workflow}",
             code=first.code if len({p.code for p in self.problems}) == 1 else "validation_failed",
-            details={"problems": [p.to_dict() for p in self.problems]},
+            details=self._details(),
         )
+
+    def _details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {"problems": [p.to_dict() for p in self.problems]}
+        if self.partner_nodes:
+            details["partner_nodes"] = [n.to_dict() for n in self.partner_nodes]
+        return details
 
 
 def check(
@@ -90,7 +100,14 @@ def check(
         custom_nodes=loaded.custom_nodes,
         input_files=uploaded,
     )
-    return ValidationReport(loaded.label, loaded.source, catalog.source, problems, loaded.warnings)
+    return ValidationReport(
+        loaded.label,
+        loaded.source,
+        catalog.source,
+        problems,
+        loaded.warnings,
+        partner_nodes(loaded.graph, catalog.catalog),
+    )
 
 
 async def preflight(

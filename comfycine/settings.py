@@ -34,6 +34,12 @@ DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 # (not imported from there: settings load before any of the transport code).
 DEFAULT_OUTAGE_WINDOW = 600.0
 DEFAULT_STALL_AFTER = 1200.0
+# Comfy Cloud's published GPU rate (credits per GPU second on its RTX 6000 Pro) and the
+# fixed credit price. Sources: docs.comfy.org/tutorials/partner-nodes/pricing ("Cloud
+# GPU", 0.266 since Comfy-Org/docs#1387) and docs.comfy.org/development/comfy-router/pricing
+# ("1.00 USD = 211 credits"). Settings, so a new price needs no release.
+DEFAULT_CLOUD_RATE = 0.266
+DEFAULT_CLOUD_CREDITS_PER_USD = 211.0
 
 
 def _home() -> Path:
@@ -100,6 +106,9 @@ class Settings(BaseModel):
     # A sidecar <file>.json with the recipe beside every output (the recipe is also
     # written inside PNG and video files): off for folders an editor watches strictly.
     sidecars: bool = True
+    # What Comfy Cloud charges (cost estimates only; the service bills what it measures).
+    cloud_rate: float = Field(default=DEFAULT_CLOUD_RATE, gt=0)
+    cloud_credits_per_usd: float = Field(default=DEFAULT_CLOUD_CREDITS_PER_USD, gt=0)
     # Where each value came from ("flag", "env", ".env", "default"): shown by doctor.
     sources: dict[str, str] = {}
     # COMFYCINE_TARGET_<NAME>_TOKEN / _USER / _PASSWORD, variable name -> value, each

@@ -13,6 +13,7 @@ import asyncio
 import time
 from typing import Any
 
+from .cloudcost import Rate, account_of
 from .errors import CloudAccountError, ComfycineError, TargetAuthError, TargetUnreachable
 from .settings import Settings
 from .targetkinds import DEPLOYMENT, V2
@@ -26,11 +27,19 @@ COMFYUI_PARTS = {"jobs": "ComfyUI", "nodes": "ComfyUI /object_info", "events": "
 async def check_targets(settings: Settings, *, timeout: float = 3.0) -> list[dict[str, Any]]:
     """Every target with its kind, reachability and APIs, probed at once (≤ ``timeout``)."""
     targets = list(named_targets(settings).values())
-    return list(await asyncio.gather(*(check_target(t, timeout=timeout) for t in targets)))
+    rate = Rate.from_settings(settings)
+    checks = (check_target(t, timeout=timeout, rate=rate) for t in targets)
+    return list(await asyncio.gather(*checks))
 
 
-async def check_target(target: Target, *, timeout: float = 3.0) -> dict[str, Any]:
-    """One target's row: kind (asked afresh), the probe's result, the API of each part."""
+async def check_target(
+    target: Target, *, timeout: float = 3.0, rate: Rate | None = None
+) -> dict[str, Any]:
+    """One target's row: kind (asked afresh), the probe's result, the API of each part.
+
+    Comfy Cloud's row adds ``account`` (plan, balance, concurrency; ``known`` False when
+    the cloud does not say), asked alongside and bounded by the same ``timeout``.
+    """
     if target.is_cloud and not target.api_key:
         # Nothing to learn without a key, and no traffic to the cloud.
         return {
@@ -60,7 +69,11 @@ async def check_target(target: Target, *, timeout: float = 3.0) -> dict[str, Any
     )
     row: dict[str, Any] = {**target.to_dict(), **result.to_dict(), "api": dict(COMFYUI_PARTS)}
     if target.is_cloud:
-        row.update(await _cloud_v2_check(target, result, timeout))
+        extra, account = await asyncio.gather(
+            _cloud_v2_check(target, result, timeout),
+            account_of(target, rate or Rate(), timeout=timeout),
+        )
+        row.update(extra, account=account.to_dict())
     return row
 
 

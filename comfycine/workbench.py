@@ -14,7 +14,7 @@ from typing import Any
 from .errors import TemplateInvalid, UsageError
 from .generation import PreparedJob, run_prepared
 from .graph.catalog_source import CatalogResult, load_catalog
-from .graph.convert import is_ui_workflow, ui_to_api
+from .graph.convert import ConversionResult, is_ui_workflow, ui_to_api
 from .inventory import NodeSummary, list_models, search_nodes
 from .jobs import Observer
 from .preflight import LoadedWorkflow, ValidationReport, check
@@ -97,9 +97,17 @@ async def validate(
 
 
 async def convert(
-    settings: Settings, source: Path, *, target: Target, offline: bool = False
-) -> tuple[dict[str, Any], list[str]]:
-    """``workflow convert UI.json``: the API graph and the conversion warnings."""
+    settings: Settings,
+    source: Path,
+    *,
+    target: Target,
+    offline: bool = False,
+    seed: int | None = None,
+) -> ConversionResult:
+    """``workflow convert UI.json``: the API graph, the warnings, the dynamic prompts drawn.
+
+    ``seed`` draws the ``{a|b}`` choices again as a previous conversion did.
+    """
     data = _read_json(source)
     if not is_ui_workflow(data):
         if _is_api_graph(data):
@@ -111,8 +119,7 @@ async def convert(
         raise TemplateInvalid(f"{source.name} is not a ComfyUI workflow.")
     async with target.client() as client:
         catalog = await load_catalog(client, settings.cache_dir, offline=offline)
-    result = ui_to_api(data, catalog.catalog)
-    return result.graph, result.warnings
+    return ui_to_api(data, catalog.catalog, seed=seed)
 
 
 async def find_nodes(
@@ -140,10 +147,20 @@ async def import_saved(
     dest: Path,
     everything: bool = False,
     force: bool = False,
+    as_name: str | None = None,
 ) -> dict[str, Any]:
-    """``workflow import``: list the server's saved workflows, or import some as templates."""
+    """``workflow import``: list the server's saved workflows, or import some as templates.
+
+    ``as_name`` names the template written from a single saved workflow.
+    """
     from .importing import fetch_saved_workflow, import_workflow, list_saved_workflows
 
+    if as_name is not None and (everything or len(names) != 1):
+        raise UsageError(
+            "--as names one template; give exactly one NAME with it.",
+            code="as_needs_one_name",
+            hint="Import the others in a second command, without --as.",
+        )
     async with target.client() as client:
         saved = await list_saved_workflows(client)
         listing = [s.to_dict() for s in saved]
@@ -166,7 +183,7 @@ async def import_saved(
                 result = import_workflow(
                     data,
                     catalog.catalog,
-                    name=Path(item.path).stem,
+                    name=as_name or Path(item.path).stem,
                     dest_dir=dest,
                     overwrite=force,
                     source=item.path,
@@ -178,6 +195,68 @@ async def import_saved(
                 continue
             imported.append(result.to_dict())
     return {"saved": listing, "imported": imported, "skipped": skipped}
+
+
+async def list_official_templates(settings: Settings, *, target: Target) -> dict[str, Any]:
+    """``workflow import --official``: the templates the server ships."""
+    from .templates.official import list_official, templates_version
+
+    async with target.client() as client:
+        listed = await list_official(client)
+        version = await templates_version(client)
+    return {"official": [t.to_dict() for t in listed], "templates_version": version}
+
+
+async def import_official(
+    settings: Settings,
+    names: list[str],
+    *,
+    target: Target,
+    dest: Path,
+    as_name: str | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """``workflow import --official NAME…``: write them as templates into ``dest``.
+
+    Every name is checked against the server's index before anything is written;
+    ``as_name`` renames a single template. Each is converted with the server's node
+    list, gets inferred placeholders and a sidecar (the index's description, models
+    with URLs and folders, packs, partner nodes, where it came from).
+    """
+    from .importing import import_workflow
+    from .templates.official import (
+        fetch_official,
+        find_official,
+        list_official,
+        official_meta,
+        templates_version,
+    )
+
+    if as_name is not None and len(names) != 1:
+        raise UsageError(
+            "--as renames one template; give exactly one NAME with it.",
+            code="as_needs_one_name",
+            hint="Import the others in a second command, without --as.",
+        )
+    async with target.client() as client:
+        index = await list_official(client)
+        chosen = [find_official(index, name) for name in names]
+        version = await templates_version(client)
+        catalog = await load_catalog(client, settings.cache_dir)
+        imported = []
+        for template in chosen:
+            result = import_workflow(
+                await fetch_official(client, template),
+                catalog.catalog,
+                name=as_name or template.name,
+                dest_dir=dest,
+                overwrite=force,
+                source=f"official template {template.name}",
+                description=template.description or template.title,
+                extra_meta=official_meta(template, version),
+            )
+            imported.append(result.to_dict())
+    return {"imported": imported, "skipped": [], "templates_version": version}
 
 
 def _matches(path: str, names: list[str]) -> bool:
@@ -204,8 +283,13 @@ async def run_workflow(
     timeout: float | None = None,
     observer: Observer | None = None,
     check_first: bool = True,
+    allow_spend: bool = False,
 ) -> JobResult:
-    """``workflow run SCRIPT.py|FILE.json``: nodes exist, models exist, submit, follow."""
+    """``workflow run SCRIPT.py|FILE.json``: nodes exist, models exist, submit, follow.
+
+    Partner (paid API) nodes are refused before anything is sent (ConsentRequired,
+    exit 9) unless ``allow_spend``, whatever the graph came from (a script too).
+    """
     from .targets import resolve_target
 
     chosen = resolve_target(settings, target)
@@ -215,7 +299,12 @@ async def run_workflow(
             catalog = await load_catalog(client, settings.cache_dir)
         check(loaded, catalog).raise_if_invalid()
     # Checked above against the live node list; no second preflight.
-    job = PreparedJob(label=loaded.label, build=lambda _uploaded: loaded.graph, preflight=None)
+    job = PreparedJob(
+        label=loaded.label,
+        build=lambda _uploaded: loaded.graph,
+        preflight=None,
+        allow_spend=allow_spend,
+    )
     return await run_prepared(
         settings, job, target=chosen, detach=detach, timeout=timeout, observer=observer
     )

@@ -27,6 +27,7 @@ from tests.captures import CAPTURES
 Handler = Callable[[httpx.Request], httpx.Response]
 CATALOG = Catalog.from_object_info(json.loads((CAPTURES / "GET_object_info.json").read_text()))
 TXT2IMG_UI = Path(__file__).parent / "graph" / "fixtures" / "convert" / "txt2img" / "ui.json"
+OFFICIAL = Path(__file__).parent / "fixtures" / "official"
 POSITIVE = "beautiful scenery nature glass bottle landscape, purple galaxy bottle"
 
 
@@ -168,11 +169,21 @@ def test_import_converts_and_places_the_prompt_placeholders(tmp_path: Path) -> N
     assert graph["7"]["inputs"]["text"] == "PARAM_STR_NEGATIVE"
     assert graph["3"]["inputs"]["positive"] == ["6", 0]
     meta = json.loads(result.meta_path.read_text())
-    assert meta == {
-        "description": "Imported from ComfyUI: shots/My Flow.json",
-        "defaults": {"prompt": POSITIVE, "negative": "text, watermark"},
+    assert meta["description"] == "Imported from ComfyUI: shots/My Flow.json"
+    assert meta["defaults"] == {
+        "prompt": POSITIVE,
+        "negative": "text, watermark",
+        "width": 512,
+        "height": 512,
+        "batch": 1,
+        "steps": 20,
+        "cfg": 8.0,
     }
-    assert result.warnings == []
+    assert meta["bounds"]["width"] == {"min": 16, "max": 16384, "multiple_of": 8}
+    # The fixture predates per-node model lists: the model is listed, without a URL.
+    assert meta["models"] == [{"name": "v1-5-pruned-emaonly.safetensors", "folder": "checkpoints"}]
+    assert len(result.warnings) == 1 and "no download URL" in result.warnings[0]
+    assert "v1-5-pruned-emaonly.safetensors" in result.warnings[0]
 
 
 def test_imported_template_loads_with_its_defaults(tmp_path: Path) -> None:
@@ -249,17 +260,111 @@ def test_prompt_text_from_a_string_node_is_replaced_there(tmp_path: Path) -> Non
 
 
 def test_a_graph_without_sampler_is_imported_without_prompt(tmp_path: Path) -> None:
-    """No sampler: the graph is written as is, the sidecar has no defaults, and it warns."""
+    """No sampler: no prompt parameter (a warning says so); the image size still is one."""
     graph = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8}},
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "color": 0}},
         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
     }
     result = import_workflow(graph, CATALOG, name="plain", dest_dir=tmp_path)
-    assert json.loads(result.path.read_text()) == graph
-    assert json.loads(result.meta_path.read_text()) == {
-        "description": "Imported from ComfyUI: plain"
+    written = json.loads(result.path.read_text())
+    assert written["1"]["inputs"] == {
+        "width": "PARAM_INT_WIDTH",
+        "height": "PARAM_INT_HEIGHT",
+        "color": 0,
     }
-    assert result.prompt_inputs == [] and "no prompt" in result.warnings[0]
+    assert written["2"] == graph["2"]
+    meta = json.loads(result.meta_path.read_text())
+    assert meta["defaults"] == {"width": 8, "height": 8}
+    assert "models" not in meta
+    assert result.prompt_inputs == [] and result.warnings == [
+        "no text input feeds a sampler's positive input; no prompt parameter"
+    ]
+
+
+def official(name: str) -> dict[str, Any]:
+    """An official template in UI format (tests/fixtures/official)."""
+    data: dict[str, Any] = json.loads((OFFICIAL / f"{name}.json").read_text())
+    return data
+
+
+def test_official_template_sidecar_lists_models_with_urls(tmp_path: Path) -> None:
+    """Wan 2.2 t2v: every model with URL and folder, the inferred defaults; it loads."""
+    result = import_workflow(
+        official("video_wan2_2_14B_t2v"),
+        CATALOG,
+        name="video_wan2_2_14B_t2v",
+        dest_dir=tmp_path,
+        description="Wan 2.2 text to video.",
+        extra_meta={"official": {"name": "video_wan2_2_14B_t2v"}},
+    )
+    meta = json.loads(result.meta_path.read_text())
+    assert meta["description"] == "Wan 2.2 text to video."
+    assert meta["official"] == {"name": "video_wan2_2_14B_t2v"}
+    assert len(meta["models"]) == 6
+    assert all(m["url"].startswith("https://huggingface.co/") for m in meta["models"])
+    high = next(m for m in meta["models"] if "high_noise_14B" in m["name"])
+    assert high["folder"] == "diffusion_models"
+    assert result.warnings == [] and result.partner_nodes == []
+    template = load_template(result.name, [tmp_path])
+    assert template.parameters["frames"].default == 81
+    assert template.parameters["frames"].multiple_of == 4
+    assert template.parameters["steps"].default == 4
+    assert {"prompt", "negative", "seed", "width", "height", "fps", "cfg"} <= set(
+        template.parameters
+    )
+
+
+def test_partner_template_records_its_partner_nodes(tmp_path: Path) -> None:
+    """Kling first/last frame: no models, the partner class named in the sidecar."""
+    result = import_workflow(official("api_kling_flf"), CATALOG, name="kling", dest_dir=tmp_path)
+    meta = json.loads(result.meta_path.read_text())
+    assert meta["partner_nodes"] == ["KlingStartEndFrameNode"]
+    assert "models" not in meta
+    template = load_template("kling", [tmp_path])
+    assert template.parameters["start_frame"].required
+
+
+def test_models_without_url_are_named_in_one_warning(tmp_path: Path) -> None:
+    """A workflow whose model lists were stripped: the models stay, without URL, and it says so."""
+    ui = official("default")
+    for node in ui["nodes"]:
+        node.get("properties", {}).pop("models", None)
+    result = import_workflow(ui, CATALOG, name="bare", dest_dir=tmp_path)
+    meta = json.loads(result.meta_path.read_text())
+    assert meta["models"] == [
+        {"name": "v1-5-pruned-emaonly-fp16.safetensors", "folder": "checkpoints"}
+    ]
+    assert result.warnings == [
+        "1 model file(s) carry no download URL in the workflow: "
+        "v1-5-pruned-emaonly-fp16.safetensors; the sidecar lists them without one "
+        "(nothing was looked up)"
+    ]
+
+
+def test_custom_node_packs_go_into_the_sidecar(tmp_path: Path) -> None:
+    """A node from a registry pack adds a custom_nodes entry with its install command."""
+    ui = official("default")
+    sampler = next(n for n in ui["nodes"] if n["type"] == "KSampler")
+    sampler["properties"]["cnr_id"] = "comfyui-kjnodes"
+    result = import_workflow(ui, CATALOG, name="packs", dest_dir=tmp_path)
+    meta = json.loads(result.meta_path.read_text())
+    assert meta["custom_nodes"] == [
+        {
+            "id": "comfyui-kjnodes",
+            "name": "comfyui-kjnodes",
+            "classes": ["KSampler"],
+            "install": "comfy node registry-install comfyui-kjnodes",
+        }
+    ]
+
+
+def test_importing_a_template_again_keeps_its_placeholders(tmp_path: Path) -> None:
+    """An imported template imported again is the same graph: no new or renamed parameters."""
+    first = import_workflow(official("default"), CATALOG, name="one", dest_dir=tmp_path)
+    graph = json.loads(first.path.read_text())
+    second = import_workflow(graph, CATALOG, name="two", dest_dir=tmp_path)
+    assert json.loads(second.path.read_text()) == graph
+    assert [p["name"] for p in second.parameters] == ["prompt", "negative"]
 
 
 def test_import_of_something_else_is_template_invalid(tmp_path: Path) -> None:

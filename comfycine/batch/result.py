@@ -101,6 +101,8 @@ class BatchResult:
     seconds: float | None = None
     # A sweep's labelled grid of its takes (rows and columns: the varied values).
     grid: str | None = None
+    # What the items sent would cost on Comfy Cloud, when it is a target (cloudcost).
+    estimate: dict[str, Any] | None = None
 
     def count(self, status: str) -> int:
         """How many items stand at ``status``."""
@@ -154,6 +156,7 @@ class BatchResult:
             "seconds": self.seconds,
             "items": [item.to_dict() for item in self.items],
             **({"previews": {"grid": self.grid}} if self.grid else {}),
+            **({"estimate": self.estimate} if self.estimate is not None else {}),
         }
 
     def failure(self) -> BatchFailedItems | None:

@@ -15,9 +15,11 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..cloudcost import estimate_batch
 from ..errors import CloudAccountError, ParameterError, TargetUnreachable, UsageError
 from ..generation import split_target_prefix
 from ..journal import Journal
+from ..ledger import Ledger
 from ..settings import Settings
 from ..targets import Target, resolve_target
 from ..templates import Parameter, Template, load_template, template_dirs
@@ -127,6 +129,7 @@ async def run_batch(
     validate: bool = True,
     on_event: EventHook | None = None,
     notify: NotifyHook | None = None,
+    allow_spend: bool = False,
 ) -> BatchResult:
     """Render every file of ``folder`` through a template; skip what is already done.
 
@@ -135,7 +138,8 @@ async def run_batch(
     no file it can take; TargetUnreachable / CloudAccountError when no target can work
     (the partial result in ``details``); Interrupted on Ctrl-C, after leaving the ledger
     consistent. ``notify(text, data)`` is awaited at the end (not after Ctrl-C); its own
-    failures are ignored.
+    failures are ignored. A template with partner (paid API) nodes is refused before
+    any item is sent (ConsentRequired, exit 9) unless ``allow_spend``.
     """
     prompt, prefixed = split_target_prefix(prompt, None)
     chosen = resolve_targets(settings, targets, prefixed)
@@ -161,6 +165,7 @@ async def run_batch(
             )
             names = [t.name for t in chosen]
             result = BatchResult(batch, template.name, root, items, names, dry_run=dry_run)
+            quote_cloud(settings, chosen, result, journal.ledger, on_event)
             if all(item.status == "skipped" for item in items):
                 raise UsageError(
                     f"None of the {len(items)} file(s) in {root} can go into {template.name}: "
@@ -172,7 +177,9 @@ async def run_batch(
                 )
             if dry_run or all(item.plan == "skip" for item in items):
                 return result  # nothing to send: no server needs to be up
-            engine = BatchEngine(settings, journal, template, result, on_event)
+            engine = BatchEngine(
+                settings, journal, template, result, on_event, allow_spend=allow_spend
+            )
             try:
                 await engine.run(chosen, per_target, validate)
             except (TargetUnreachable, CloudAccountError) as exc:
@@ -199,12 +206,14 @@ async def run_sweep(
     new: bool = False,
     on_event: EventHook | None = None,
     notify: NotifyHook | None = None,
+    allow_spend: bool = False,
 ) -> BatchResult:
     """Render the takes of one shot (``--takes N``, ``--vary NAME=…``) as one sweep.
 
     Every value is bound before anything is sent (one ParameterError listing each value
     that does not fit). Running the same sweep again resumes it; ``new`` starts another
     (fresh seeds for ``--takes``). ``detach`` submits every take and follows none.
+    Partner (paid API) nodes are refused before any take is sent unless ``allow_spend``.
     """
     prompt, prefixed = split_target_prefix(prompt, None)
     chosen = resolve_targets(settings, targets, prefixed)
@@ -253,9 +262,18 @@ async def run_sweep(
             )
             names = [t.name for t in chosen]
             result = BatchResult(sweep, template.name, settings.output_dir, items, names)
+            quote_cloud(settings, chosen, result, journal.ledger, on_event)
             if all(item.plan == "skip" for item in items):
                 return result
-            engine = BatchEngine(settings, journal, template, result, on_event, detach=detach)
+            engine = BatchEngine(
+                settings,
+                journal,
+                template,
+                result,
+                on_event,
+                detach=detach,
+                allow_spend=allow_spend,
+            )
             try:
                 await engine.run(chosen, per_target, validate)
             except (TargetUnreachable, CloudAccountError) as exc:
@@ -268,6 +286,29 @@ async def run_sweep(
                 result.grid = str(picture) if picture is not None else None
         await _notify(notify, result.summary().replace("batch", "sweep", 1), result.to_dict())
         return result
+
+
+def quote_cloud(
+    settings: Settings,
+    targets: Sequence[Target],
+    result: BatchResult,
+    ledger: Ledger,
+    on_event: EventHook | None,
+) -> None:
+    """With the cloud among the targets: what the items to send would cost there.
+
+    Set as ``result.estimate`` (``data.estimate``) and told as a ``batch_notice``
+    before anything is sent; naming the cloud is the consent, this is the information.
+    """
+    jobs = [
+        item.prepared.params
+        for item in result.items
+        if item.plan in ("run", "retry") and item.prepared is not None
+    ]
+    result.estimate = estimate_batch(settings, targets, result.template, jobs, ledger)
+    if result.estimate is not None and on_event is not None:
+        message = str(result.estimate["text"])
+        on_event("batch_notice", {"batch": result.batch, "message": message})
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ from ..journal import Journal
 from ..progress import JobProgress
 from ..results import JobResult, outcome_result
 from ..settings import Settings
+from ..spend import check_graph
 from ..targets import Target, client_for
 from ..templates import Template
 from ..transport import ComfyClient
@@ -60,8 +61,11 @@ class BatchEngine:
         on_event: EventHook | None = None,
         *,
         detach: bool = False,
+        allow_spend: bool = False,
     ) -> None:
         self.settings = settings
+        # Consent to partner (paid API) nodes, checked once for the batch (spend.py).
+        self.allow_spend = allow_spend
         # Submit every item and follow none (a sweep's --detach: wait SWEEP follows them).
         self.detach = detach
         self.journal = journal
@@ -166,9 +170,19 @@ class BatchEngine:
         return live
 
     async def _check(self, client: ComfyClient, validate: bool) -> None:
-        """Reachable (bounded), then the template rendered for one item is validated."""
+        """Reachable (bounded), the spend gate, then the template rendered for one item
+        is validated. A refused spend (ConsentRequired) stops the whole batch."""
         await client.reachable()
         sample = next((i.prepared for i in self.queue if i.prepared is not None), None)
+        if sample is not None:
+            await check_graph(
+                client,
+                self.settings.cache_dir,
+                sample.graph_to_check(),
+                allowed=self.allow_spend,
+                label=self.template.name,
+                notice=lambda text: self.emit("batch_notice", message=text),
+            )
         if not validate or sample is None:
             return
         from ..preflight import preflight
@@ -330,6 +344,7 @@ class BatchEngine:
                 # ledger now says lost, and the item runs afresh.
                 item.plan = "run"
         assert item.prepared is not None
+        item.prepared.allow_spend = self.allow_spend
         return await run_prepared_on(
             self.clients[target.name],
             self.journal,

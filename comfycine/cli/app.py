@@ -92,6 +92,12 @@ def _take(app: typer.Typer) -> None:
     app.command("review")(review)
 
 
+def _fix(app: typer.Typer) -> None:
+    from comfycine.cli.fix import fix
+
+    app.command("fix")(fix)
+
+
 def _version(app: typer.Typer) -> None:
     from comfycine import __version__
 
@@ -111,6 +117,7 @@ _GROUPS: list[tuple[tuple[str, ...], Callable[[typer.Typer], None]]] = [
     (("install-commands",), _install_commands),
     (("batch",), _batch),
     (("take", "retake", "review"), _take),
+    (("fix",), _fix),
     (("doctor",), _doctor),
     (("notify",), _notify),
     (("workflow",), _workflow),

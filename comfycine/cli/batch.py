@@ -8,6 +8,7 @@ import typer
 
 from comfycine.cli.notify import NotifyOpt
 from comfycine.cli.options import (
+    AllowSpendOpt,
     DebugOpt,
     EventsOpt,
     JsonOpt,
@@ -19,6 +20,7 @@ from comfycine.cli.options import (
     load_settings,
 )
 from comfycine.cli.render import Output
+from comfycine.cli.spendconsent import with_spend_consent
 
 
 def batch(
@@ -52,6 +54,7 @@ def batch(
     transport: TransportOpt = None,
     target: TargetOpt = None,
     url: UrlOpt = None,
+    allow_spend: AllowSpendOpt = False,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -59,6 +62,8 @@ def batch(
 
     Finished items are skipped when run again; failed ones are retried with
     --retry-failed. Ctrl-C leaves submitted jobs running and prints how to resume.
+    A template with partner (paid API) nodes needs --allow-spend, or one yes at a
+    terminal for the whole batch (else exit 9, nothing sent).
     """
     from comfycine.batch import batch as run_batch
     from comfycine.cli.batchview import BatchView, print_summary
@@ -74,20 +79,27 @@ def batch(
     try:
         settings = load_settings(url, transport=transport)
         with BatchView(output, events=events) as view:
-            result = run_batch(
-                settings,
-                folder,
-                template,
-                prompt=prompt,
-                assignments=sets or [],
-                input_param=input_param,
-                targets=names,
-                concurrency=concurrency,
-                retry_failed=retry_failed,
-                dry_run=dry_run,
-                validate=not no_validate,
-                on_event=view,
-                notify=None if dry_run else batch_hook(settings, notify),
+            # The spend gate runs once, before any item is sent: one question per batch.
+            result = with_spend_consent(
+                lambda allow: run_batch(
+                    settings,
+                    folder,
+                    template,
+                    prompt=prompt,
+                    assignments=sets or [],
+                    input_param=input_param,
+                    targets=names,
+                    concurrency=concurrency,
+                    retry_failed=retry_failed,
+                    dry_run=dry_run,
+                    validate=not no_validate,
+                    on_event=view,
+                    notify=None if dry_run else batch_hook(settings, notify),
+                    allow_spend=allow,
+                ),
+                allow_spend,
+                command=again,
+                before_ask=view.close,
             )
     except ComfycineError as exc:
         uses_cloud = "cloud" in (names or []) or (prompt or "").lstrip().startswith("@cloud")

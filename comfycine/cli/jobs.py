@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
 from comfycine.cli.notify import NotifyOpt
 from comfycine.cli.options import (
+    AllowSpendOpt,
     DebugOpt,
     DetachOpt,
     EventsOpt,
@@ -22,6 +24,7 @@ from comfycine.cli.options import (
 )
 from comfycine.cli.progressview import ProgressView
 from comfycine.cli.render import Output
+from comfycine.cli.spendconsent import with_spend_consent
 
 
 def _print_job(output: Output, data: dict[str, Any]) -> None:
@@ -97,13 +100,15 @@ def generate(
     new_sweep: Annotated[
         bool, typer.Option("--new-sweep", help="Start a fresh sweep instead of resuming it.")
     ] = False,
+    allow_spend: AllowSpendOpt = False,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Render a template on ComfyUI and download the result.
 
     Output paths go to stdout, progress to stderr. A prompt starting with @cloud asks
-    for the cloud target. --takes / --vary render several takes as one sweep.
+    for the cloud target. --takes / --vary render several takes as one sweep. Partner
+    (paid API) nodes run only with --allow-spend or a yes at a terminal (else exit 9).
     """
     from comfycine.generation import generate as run_generate
     from comfycine.generation import join_prompt_words, split_target_prefix, with_fallback
@@ -143,23 +148,34 @@ def generate(
             validate=not no_validate,
             notify=notify,
             refused=sweep_args,
+            allow_spend=allow_spend,
         )
         return
+    quote = _cloud_quote(settings, template, sets, overrides)
+    if (chosen or "").strip().lower() == "cloud" and (estimate := quote()) is not None:
+        output.info(str(estimate["text"]))
     notices = JobNotifications(settings, notify, label=template)
     with ProgressView(output, events=events) as view, notices.reporting():
         result = with_fallback(
-            lambda where: run_generate(
-                settings,
-                template,
-                prompt=text,
-                assignments=sets or [],
-                overrides=overrides,
-                target=where,
-                detach=detach,
-                timeout=timeout,
-                observer=notices.observe(view),
-                validate=not no_validate,
-                tiled_vae=tiled_vae,
+            # A spend refused for want of consent asks at a terminal, then runs again.
+            lambda where: with_spend_consent(
+                lambda allow: run_generate(
+                    settings,
+                    template,
+                    prompt=text,
+                    assignments=sets or [],
+                    overrides=overrides,
+                    target=where,
+                    detach=detach,
+                    timeout=timeout,
+                    observer=notices.observe(view),
+                    validate=not no_validate,
+                    tiled_vae=tiled_vae,
+                    allow_spend=allow,
+                ),
+                allow_spend,
+                command=_same_command(template, text, sets, shortcuts, where),
+                before_ask=view.close,
             ),
             target=chosen,
             fallback=fallback,
@@ -167,9 +183,33 @@ def generate(
             ask=_ask_cloud if _interactive() else None,
             command=lambda where: _same_command(template, text, sets, shortcuts, where),
             notice=output.info,
+            estimate=quote,
         )
         notices.done(result)
-    output.success(result.to_dict(), _print_job)
+    data = result.to_dict()
+    if result.target == "cloud" and quote() is not None:
+        data["estimate"] = quote()
+    output.success(data, _print_job)
+
+
+def _cloud_quote(
+    settings: Any, template: str, sets: list[str] | None, overrides: dict[str, str]
+) -> Callable[[], dict[str, Any] | None]:
+    """What this job would cost on Comfy Cloud, worked out once (before it runs there)."""
+    from comfycine.cloudcost import estimate_template_job
+
+    found: list[dict[str, Any] | None] = []
+
+    def quote() -> dict[str, Any] | None:
+        if not found:
+            found.append(
+                estimate_template_job(
+                    settings, template, assignments=sets or [], overrides=overrides
+                )
+            )
+        return found[0]
+
+    return quote
 
 
 def _run_sweep(
@@ -189,6 +229,7 @@ def _run_sweep(
     validate: bool,
     notify: bool | None,
     refused: tuple[Any, ...],
+    allow_spend: bool,
 ) -> None:
     """``generate --takes/--vary``: the takes as one sweep on the batch machinery."""
     from comfycine.batch import sweep as run_sweep
@@ -202,20 +243,26 @@ def _run_sweep(
             hint="Pick the target with --target; follow a sweep later with: comfycine wait SWEEP",
         )
     with BatchView(output, events=events) as view:
-        result = run_sweep(
-            settings,
-            template,
-            prompt=prompt,
-            assignments=sets or [],
-            overrides=overrides,
-            vary=vary or [],
-            takes=takes or 0,
-            targets=[target] if target else None,
-            validate=validate,
-            detach=detach,
-            new=new,
-            on_event=view,
-            notify=batch_hook(settings, notify),
+        # The sweep's spend gate runs once, before any take is sent: one question.
+        result = with_spend_consent(
+            lambda allow: run_sweep(
+                settings,
+                template,
+                prompt=prompt,
+                assignments=sets or [],
+                overrides=overrides,
+                vary=vary or [],
+                takes=takes or 0,
+                targets=[target] if target else None,
+                validate=validate,
+                detach=detach,
+                new=new,
+                on_event=view,
+                notify=batch_hook(settings, notify),
+                allow_spend=allow,
+            ),
+            allow_spend,
+            before_ask=view.close,
         )
     data = {"sweep": result.batch, **result.to_dict()}
     failure = result.failure()
@@ -236,7 +283,10 @@ def _interactive() -> bool:
 
 
 def _ask_cloud(exc: Any) -> bool:
-    return bool(typer.confirm(f"{exc.message}\nRun it on Comfy Cloud instead (paid)?", err=True))
+    estimate = exc.details.get("estimate") or {}
+    cost = f"\n{estimate['text']}" if estimate.get("text") else ""
+    question = f"{exc.message}{cost}\nRun it on Comfy Cloud instead (paid)?"
+    return bool(typer.confirm(question, err=True))
 
 
 def _same_command(
@@ -244,9 +294,9 @@ def _same_command(
     prompt: str | None,
     sets: list[str] | None,
     shortcuts: dict[str, Any],
-    target: str,
+    target: str | None,
 ) -> str:
-    """The command line that renders the same job on ``target``."""
+    """The command line that renders the same job on ``target`` (None: the default)."""
     import shlex
 
     words = ["comfycine", "generate", template]
@@ -257,7 +307,7 @@ def _same_command(
     for name, value in shortcuts.items():
         if value is not None:
             words += [f"--{name.lstrip('@')}", str(value)]
-    return shlex.join([*words, "--target", target])
+    return shlex.join([*words, "--target", target] if target else words)
 
 
 def wait(

@@ -58,6 +58,13 @@ TransportOpt = Annotated[
         help="How to follow the job: auto (the socket, polling when it fails), ws or poll.",
     ),
 ]
+AllowSpendOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-spend",
+        help="Let partner (paid API) nodes run: they bill your Comfy account.",
+    ),
+]
 OfflineOpt = Annotated[
     bool,
     typer.Option("--offline", help="Use the last snapshot of the server's nodes and models."),

@@ -8,6 +8,7 @@ import typer
 
 from comfycine.cli.notify import NotifyOpt
 from comfycine.cli.options import (
+    AllowSpendOpt,
     DebugOpt,
     DetachOpt,
     EventsOpt,
@@ -20,6 +21,7 @@ from comfycine.cli.options import (
     UrlOpt,
 )
 from comfycine.cli.render import Output
+from comfycine.cli.spendconsent import with_spend_consent
 
 ACTIONS = ("pick", "reject", "note")
 
@@ -130,6 +132,7 @@ def retake(
     transport: TransportOpt = None,
     target: TargetOpt = None,
     url: UrlOpt = None,
+    allow_spend: AllowSpendOpt = False,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -139,6 +142,7 @@ def retake(
     --seed change it; the new take records its parent (see: comfycine take FILE). A
     template changed since is refused, saying what differs (--force renders anyway). It
     renders where the take did, unless that was billed: then --target is needed.
+    Partner (paid API) nodes run only with --allow-spend or a yes at a terminal.
     """
     from comfycine.cli.jobs import _print_job
     from comfycine.cli.options import load_settings
@@ -150,20 +154,25 @@ def retake(
     output = Output("retake", as_json=json or events)
     notices = JobNotifications(settings, notify)
     with ProgressView(output, events=events) as view, notices.reporting():
-        made = run_retake(
-            settings,
-            ref,
-            assignments=sets or [],
-            prompt=prompt,
-            seed=seed,
-            target=target,
-            force=force,
-            detach=detach,
-            timeout=timeout,
-            observer=notices.observe(view),
-            validate=not no_validate,
-            keep_target=url is None,
-            on_note=output.info,
+        made = with_spend_consent(
+            lambda allow: run_retake(
+                settings,
+                ref,
+                assignments=sets or [],
+                prompt=prompt,
+                seed=seed,
+                target=target,
+                force=force,
+                detach=detach,
+                timeout=timeout,
+                observer=notices.observe(view),
+                validate=not no_validate,
+                keep_target=url is None,
+                on_note=output.info,
+                allow_spend=allow,
+            ),
+            allow_spend,
+            before_ask=view.close,
         )
         notices.done(made.result)
     output.success(made.to_dict(), _print_job)

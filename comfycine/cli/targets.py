@@ -32,6 +32,8 @@ def targets(json: JsonOpt = False, debug: DebugOpt = False) -> None:
             api = row.get("api") or {}
             if api and kind not in ("comfyui", "auto"):
                 out.info("  " + "; ".join(f"{part}: {how}" for part, how in api.items()))
+            if row.get("account"):
+                out.info(f"  account: {row['account'].get('text')}")
             if not row["ok"] and row.get("hint"):
                 out.info(f"  {row['name']}: {row['hint']}")
         for warning in data["warnings"]:

@@ -9,6 +9,7 @@ import typer
 
 from comfycine.cli.notify import NotifyOpt
 from comfycine.cli.options import (
+    AllowSpendOpt,
     DebugOpt,
     ForceOpt,
     JsonOpt,
@@ -109,6 +110,7 @@ def watch(
     transport: TransportOpt = None,
     target: TargetOpt = None,
     url: UrlOpt = None,
+    allow_spend: AllowSpendOpt = False,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -119,7 +121,9 @@ def watch(
     output/plan12.upscale.mp4); rendered inputs move to input/.done/, failed ones to
     failed/ with a .json reason. Restart-safe: nothing is rendered twice. With --json,
     one NDJSON event per happening, the envelope last. Ctrl-C exits 0 when idle, 130
-    while following a job (it goes on; the next watch picks it up).
+    while following a job (it goes on; the next watch picks it up). Nobody is asked:
+    a template with partner (paid API) nodes sends its files to failed/ (code
+    spend_not_allowed) unless --allow-spend.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -138,6 +142,7 @@ def watch(
         once=once,
         poll_interval=poll,
         polls=polls,
+        allow_spend=allow_spend,
     )
     with ProgressView(output) as view:
 
@@ -177,13 +182,24 @@ def install_launchd(
     force: ForceOpt = False,
     target: TargetOpt = None,
     url: UrlOpt = None,
+    allow_spend: AllowSpendOpt = False,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Write a LaunchAgent that keeps `comfycine watch` running, and print how to load it."""
+    """Write a LaunchAgent that keeps `comfycine watch` running, and print how to load it.
+
+    --allow-spend goes into the agent's command: its watcher may run partner nodes.
+    """
     from comfycine.watch import install_launchd as run_install
 
     settings = load_settings(url, exchange_dir=exchange)
     output = Output("watch install-launchd", as_json=json)
-    result = run_install(settings, template=template, target=target, dest_dir=dest, force=force)
+    result = run_install(
+        settings,
+        template=template,
+        target=target,
+        allow_spend=allow_spend,
+        dest_dir=dest,
+        force=force,
+    )
     output.success(result.to_dict(), _print_install)

@@ -8,6 +8,7 @@ import typer
 
 from comfycine.cli.jobs import _print_job
 from comfycine.cli.options import (
+    AllowSpendOpt,
     DebugOpt,
     DetachOpt,
     EventsOpt,
@@ -23,6 +24,7 @@ from comfycine.cli.options import (
 )
 from comfycine.cli.progressview import ProgressView
 from comfycine.cli.render import Output
+from comfycine.cli.spendconsent import with_spend_consent
 
 
 def to_script(
@@ -58,10 +60,14 @@ def run(
     transport: TransportOpt = None,
     target: TargetOpt = None,
     url: UrlOpt = None,
+    allow_spend: AllowSpendOpt = False,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Run a ComfyScript script or an API workflow file like generate does."""
+    """Run a ComfyScript script or an API workflow file like generate does.
+
+    Partner (paid API) nodes run only with --allow-spend or a yes at a terminal.
+    """
     import asyncio
 
     from comfycine.workbench import run_workflow
@@ -69,16 +75,21 @@ def run(
     settings = load_settings(url, transport=transport)
     output = Output("workflow run", as_json=json or events)
     with ProgressView(output, events=events) as view:
-        result = asyncio.run(
-            run_workflow(
-                settings,
-                workflow,
-                target=target,
-                detach=detach,
-                timeout=timeout,
-                observer=view,
-                check_first=not no_validate,
-            )
+        result = with_spend_consent(
+            lambda allow: asyncio.run(
+                run_workflow(
+                    settings,
+                    workflow,
+                    target=target,
+                    detach=detach,
+                    timeout=timeout,
+                    observer=view,
+                    check_first=not no_validate,
+                    allow_spend=allow,
+                )
+            ),
+            allow_spend,
+            before_ask=view.close,
         )
     output.success(result.to_dict(), _print_job)
 

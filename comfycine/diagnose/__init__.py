@@ -14,7 +14,9 @@ from .rules import diagnose
 from .text import error_from_text
 
 # Errors whose own hint is already the whole story.
-_PLAIN_EXITS = frozenset({ExitCode.USAGE, ExitCode.STILL_RUNNING, ExitCode.INTERRUPTED})
+_PLAIN_EXITS = frozenset(
+    {ExitCode.USAGE, ExitCode.STILL_RUNNING, ExitCode.CONSENT, ExitCode.INTERRUPTED}
+)
 
 
 def attach(error: ComfycineError, context: JobContext | None = None) -> ComfycineError:

@@ -1,8 +1,9 @@
 """The rungs about this machine's setup: configuration, templates, cloud key, notifications,
 and the public-address warning.
 
-``notify`` only reads the settings (nothing is ever sent); ``cloud`` makes one cheap
-authenticated call, and only when a key is configured.
+``notify`` only reads the settings (nothing is ever sent); ``cloud`` makes a few cheap
+authenticated calls (the key, then the account's plan and balance), and only when a key
+is configured.
 """
 
 from __future__ import annotations
@@ -135,20 +136,26 @@ async def check_cloud(settings: Settings, timeout: float) -> Check:
     """The ``cloud`` rung: with a key configured, v2 (jobs) and v1 (catalog) both asked.
 
     Says which API serves each part: Comfy API v2 for jobs, v1 for the node catalog,
-    model lists and this probe (v2 has none of those).
+    model lists and this probe (v2 has none of those); and the account's plan and
+    balance where the cloud tells them (``details.account``, with the rate estimates use).
     """
     if settings.cloud_api_key is None or not settings.cloud_api_key.get_secret_value():
         fix = "Optional: set COMFY_CLOUD_API_KEY (platform.comfy.org) to use Comfy Cloud."
         return Check("cloud", SKIP, "no COMFY_CLOUD_API_KEY", fix)
+    from ..cloudcost import Rate
     from ..targetcheck import check_target
     from ..targets import CLOUD, named_targets
 
-    row = await check_target(named_targets(settings)[CLOUD], timeout=timeout)
+    rate = Rate.from_settings(settings)
+    row = await check_target(named_targets(settings)[CLOUD], timeout=timeout, rate=rate)
     api = dict(row.get("api") or {})
-    details = {"api": api, "v2": row.get("v2")}
+    account = dict(row.get("account") or {})
+    details = {"api": api, "v2": row.get("v2"), "account": account, "rate": rate.to_dict()}
     uses = "; ".join(f"{part}: {how}" for part, how in api.items())
     if row["ok"]:
         value = f"{row['url']}: key accepted; {row['detail']}. Uses {uses}"
+        if account.get("text"):
+            value += f". Account: {account['text']}"
         return Check("cloud", OK, value, details=details)
     if row["state"] == "auth":
         return failed(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 PRIMITIVE_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN"})
@@ -37,7 +37,12 @@ LINK_ONLY_TYPES = frozenset(
     }
 )  # fmt: skip
 # Keys of a combo's options that make the frontend add an upload button (an extra widget).
-_UPLOAD_KEYS = (("image_upload", "image"), ("video_upload", "video"), ("audio_upload", "audio"))
+_UPLOAD_KEYS = (
+    ("image_upload", "image"),
+    ("animated_image_upload", "image"),
+    ("video_upload", "video"),
+    ("audio_upload", "audio"),
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class InputSpec:
     control_after_generate: bool = False
     upload: str | None = None
     multiselect: bool = False
+    # The spec's option dict as the server gave it: the frontend's widget rules read it.
+    flags: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,10 @@ class NodeSchema:
     outputs: tuple[str, ...]
     output_names: tuple[str, ...]
     output_node: bool
+    # A partner (paid API) node: it bills the user's Comfy account when it runs.
+    api_node: bool = False
+    # The server's price declaration (``price_badge``: a JSONata ``expr``), when it has one.
+    price_badge: dict[str, Any] | None = None
 
 
 def _number(value: Any) -> float | None:
@@ -123,6 +134,7 @@ def parse_input(name: str, spec: Any, *, required: bool) -> InputSpec:
         control_after_generate=bool(extra.get("control_after_generate")) and widget,
         upload=upload if kind == COMBO else None,
         multiselect=bool(extra.get("multiselect") or extra.get("multi_select")),
+        flags=dict(extra),
     )
 
 
@@ -165,6 +177,8 @@ def parse_node(name: str, data: Mapping[str, Any]) -> NodeSchema:
         outputs=outputs,
         output_names=output_names,
         output_node=bool(data.get("output_node")),
+        api_node=data.get("api_node") is True,
+        price_badge=dict(badge) if isinstance(badge := data.get("price_badge"), dict) else None,
     )
 
 

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 # Outcomes that are not the job's end: nothing to tell the phone yet.
-_NOT_AN_END = frozenset({ExitCode.USAGE, ExitCode.STILL_RUNNING, ExitCode.INTERRUPTED})
+# A refused spend (exit 9) never started: the person at the terminal is asked, or told.
+_NOT_AN_END = frozenset(
+    {ExitCode.USAGE, ExitCode.STILL_RUNNING, ExitCode.CONSENT, ExitCode.INTERRUPTED}
+)
 
 
 class JobNotifications:

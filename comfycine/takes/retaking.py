@@ -70,12 +70,14 @@ def retake(
     validate: bool = True,
     keep_target: bool = True,
     on_note: Callable[[str], None] | None = None,
+    allow_spend: bool = False,
 ) -> RetakeResult:
     """Render the take ``ref`` (a file or a job) again, with the changes given.
 
     ``keep_target`` False renders on the default target (``--url`` chose the server).
     ``on_note`` hears what the user should know before it runs (a changed template
-    rendered with ``force``, another target chosen...).
+    rendered with ``force``, another target chosen...). Partner (paid API) nodes are
+    refused (ConsentRequired, exit 9) unless ``allow_spend``.
     Errors as :func:`comfycine.takes.retake.plan_retake` and ``generate``.
     """
     source = find_take_source(settings, ref)
@@ -95,6 +97,7 @@ def retake(
         validate=validate,
     )
     planned.notes[:0] = notes
+    planned.job.allow_spend = allow_spend
     if on_note is not None:
         for note in planned.notes:
             on_note(note)

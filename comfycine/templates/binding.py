@@ -157,9 +157,10 @@ def bind_values(
 
     ``assignments`` are raw ``NAME=VALUE`` strings (repeated ``--set``); ``overrides``
     are CLI shortcuts by name; names are case-insensitive and ``-`` stands for ``_``.
-    A seed left unset gets a random value in [0, 2**32-1] (unless the template fixes its
-    seeds). Every problem is collected into one ParameterError (``details.problems``);
-    MediaNotFound when missing files are the only problem. ``kept`` holds media values
+    A seed left unset gets a random value in [0, 2**32-1], within the seed's bounds when
+    the sidecar narrows them (unless the template fixes its seeds). Every problem is
+    collected into one ParameterError (``details.problems``); MediaNotFound when missing
+    files are the only problem. ``kept`` holds media values
     taken as they are (source ``"kept"``, no file needed): a retake's input already on
     the server.
     """
@@ -186,7 +187,10 @@ def bind_values(
                 import random
 
                 rng = random.Random()
-            value = rng.randint(0, SEED_RANDOM_MAX)
+            # A node may take a narrower range (partner nodes: up to 2**31-1).
+            low = max(0, int(param.minimum or 0))
+            high = SEED_RANDOM_MAX if param.maximum is None else int(param.maximum)
+            value = rng.randint(low, max(low, min(high, SEED_RANDOM_MAX)))
             binding.randomized_seeds[name] = value
             source = "random"
         elif param.default is not None:

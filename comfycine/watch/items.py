@@ -114,6 +114,7 @@ class ItemHandler:
         summary: WatchSummary,
         fixed_template: str | None,
         assignments: Sequence[str],
+        allow_spend: bool = False,
     ) -> None:
         self.settings = settings
         self.exchange = exchange
@@ -125,6 +126,8 @@ class ItemHandler:
         self.summary = summary
         self.fixed_template = fixed_template
         self.assignments = list(assignments)
+        # Nobody is there to ask: without it, a partner node sends the file to failed/.
+        self.allow_spend = allow_spend
         self.dirs = template_dirs(settings.workflow_dir)
         # (input, job id) while a job is being followed: what Ctrl-C interrupts.
         self.busy: tuple[str, str | None] | None = None
@@ -200,6 +203,7 @@ class ItemHandler:
         )
         job.source_path = str(path)
         job.item_key = key
+        job.allow_spend = self.allow_spend
         self.emit(_event("item_started", item, rerun=decision.reruns > 0))
         self.busy = (item.rel.as_posix(), None)
         return await run_prepared(

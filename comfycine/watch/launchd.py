@@ -161,6 +161,7 @@ def install_launchd(
     *,
     template: str | None = None,
     target: str | None = None,
+    allow_spend: bool = False,
     dest_dir: Path | None = None,
     force: bool = False,
     program: Sequence[str] | None = None,
@@ -171,6 +172,7 @@ def install_launchd(
     The file goes to ``dest_dir`` (default ``~/Library/LaunchAgents``) as
     ``com.comfycine.watch.plist``. An identical file is left as it is; a different one
     is replaced only with ``force`` (UsageError ``file_exists`` otherwise).
+    ``allow_spend`` lets the watcher run partner (paid API) nodes (``--allow-spend``).
     """
     home = home or Path.home()
     program = list(program or comfycine_program())
@@ -179,6 +181,8 @@ def install_launchd(
         arguments += ["--template", template]
     if target:
         arguments += ["--target", target]
+    if allow_spend:
+        arguments.append("--allow-spend")
     plist = build_plist(
         program=program,
         arguments=arguments,

@@ -73,6 +73,8 @@ class WatchOptions:
     once_wait: float = ONCE_WAIT
     use_watchdog: bool = True
     probes: Probes = field(default_factory=Probes)
+    # Unattended: partner (paid API) nodes run only when this says so (--allow-spend).
+    allow_spend: bool = False
 
 
 @contextlib.contextmanager
@@ -290,6 +292,7 @@ async def watch_exchange(
             summary=summary,
             fixed_template=options.template,
             assignments=options.assignments,
+            allow_spend=options.allow_spend,
         )
         watcher = Watcher(options, items, emit)
         await _run(watcher, exchange, target, emit)

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from tests.fakecloud.billing import add_billing_routes
 from tests.fakecloud.state import CANCELLED, TERMINAL, CloudState, Job
 from tests.fakecloud.storage import Storage
 from tests.fakecloud.v2routes import PREFIX, add_v2_routes, v2_gate
@@ -65,6 +66,7 @@ def build_app(state: CloudState, storage: Storage) -> web.Application:
     add("GET", "/api/user", routes.user)
     add("GET", "/ws", routes.websocket)
     add_v2_routes(app, state, storage)
+    add_billing_routes(app, state.knobs)
     return app
 
 

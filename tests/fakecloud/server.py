@@ -55,6 +55,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from tests.fakecloud.billing import ACTIVE_CREATOR, BALANCE, FEATURES
 from tests.fakecloud.executor import run_worker
 from tests.fakecloud.routes import build_app
 from tests.fakecloud.state import OOM_MESSAGE, OOM_TYPE, CloudState, Failure, Refusal
@@ -88,6 +89,8 @@ class FakeCloud(V2Scenarios, LoopThread):
         upload_limit_bytes: ``/api/upload/image`` refuses bigger images with 400.
         url_ttl, v2_enabled, v2_key_refused, v1_key_refused, v2_events, v2_answers,
         v2_upload_limit_bytes: API v2 knobs (see the module docstring).
+        billing_status, billing_balance, features, billing_delay: the account routes
+            (:mod:`tests.fakecloud.billing`; None answers 404).
     """
 
     thread_name = "fakecloud"
@@ -109,6 +112,11 @@ class FakeCloud(V2Scenarios, LoopThread):
         self.ws_refused = False
         self.v2_answers = "ok"
         self.v2_upload_limit_bytes = V2_UPLOAD_LIMIT
+        # The account routes (tests.fakecloud.billing): None answers 404.
+        self.billing_status: dict[str, Any] | None = dict(ACTIVE_CREATOR)
+        self.billing_balance: dict[str, Any] | None = dict(BALANCE)
+        self.features: dict[str, Any] | None = dict(FEATURES)
+        self.billing_delay = 0.0
         self._host = host
         self._ports: tuple[int, int] | None = None
         self._state: CloudState | None = None

@@ -6,6 +6,7 @@ import copy
 import json
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,7 @@ import httpx
 import pytest
 
 from comfycine.errors import TemplateInvalid
-from comfycine.graph.convert import (
-    ConversionResult,
-    is_ui_workflow,
-    map_widget_values,
-    ui_to_api,
-)
+from comfycine.graph.convert import ConversionResult, is_ui_workflow, ui_to_api
 from comfycine.graph.schema import Catalog
 
 from ..captures import CAPTURES
@@ -212,20 +208,13 @@ def test_notes_are_dropped_silently() -> None:
 # --- widget values ---------------------------------------------------------------------
 
 
-def sampler_specs() -> list[Any]:
-    """KSampler's input specs from the captured catalog."""
-    schema = CATALOG.get("KSampler")
-    assert schema is not None
-    return list(schema.inputs.values())
-
-
 def test_seed_control_slot_is_skipped() -> None:
     """The control_after_generate value after a seed is not taken for steps."""
-    values, problem = map_widget_values(
-        sampler_specs(), [7, "increment", 20, 6.5, "euler", "karras", 0.9], set()
+    ui = workflow(
+        [node(1, "KSampler", values=[7, "increment", 20, 6.5, "euler", "karras", 0.9])], []
     )
-    assert problem is None
-    assert values == {
+    result = ui_to_api(ui, CATALOG)
+    assert result.graph["1"]["inputs"] == {
         "seed": 7,
         "steps": 20,
         "cfg": 6.5,
@@ -233,39 +222,31 @@ def test_seed_control_slot_is_skipped() -> None:
         "scheduler": "karras",
         "denoise": 0.9,
     }
+    assert result.warnings == []
 
 
-def test_noise_seed_without_the_option_still_has_a_control_slot() -> None:
-    """An INT called noise_seed gets the extra slot even when its spec lacks the option."""
-    catalog = Catalog.from_object_info(
-        {"Noise": {"input": {"required": {"noise_seed": ["INT", {}], "strength": ["FLOAT", {}]}}}}
-    )
-    schema = catalog.get("Noise")
-    assert schema is not None
-    values, problem = map_widget_values(list(schema.inputs.values()), [5, "fixed", 0.5], set())
-    assert values == {"noise_seed": 5, "strength": 0.5} and problem is None
+def test_an_older_save_is_read_in_order_as_the_frontend_does() -> None:
+    """Six KSampler values (no control slot) fill the current widgets in order, and warn."""
+    ui = workflow([node(1, "KSampler", values=[7, 20, 6.5, "euler", "karras", 1])], [])
+    result = ui_to_api(ui, CATALOG)
+    assert result.graph["1"]["inputs"]["steps"] == 6.5  # what ComfyUI itself would queue
+    assert result.graph["1"]["inputs"]["denoise"] == 1.0  # the default, nothing saved
+    assert "denoise took the default" in result.warnings[0]
 
 
-def test_older_save_without_control_slot_is_recognised_by_its_length() -> None:
-    """Six values for KSampler (no control slot saved) still map to the right names."""
-    values, problem = map_widget_values(sampler_specs(), [7, 20, 6.5, "euler", "karras", 1], set())
-    assert problem is None
-    assert values["steps"] == 20 and values["scheduler"] == "karras"
-
-
-def test_too_few_values_take_defaults_and_warn() -> None:
-    """Missing trailing values get the schema default, and the mismatch is reported."""
-    values, problem = map_widget_values(sampler_specs(), [7, "fixed", 20], set())
-    assert values["seed"] == 7 and values["steps"] == 20
-    assert values["cfg"] == 8.0 and values["denoise"] == 1.0
-    assert problem is not None and "3 widget values" in problem
+def test_too_many_values_are_dropped_and_reported() -> None:
+    """Values past the node's widgets are ignored, and the warning counts them."""
+    ui = workflow([node(1, "EmptyImage", values=[8, 4, 1, 0, "old", "older"])], [])
+    result = ui_to_api(ui, CATALOG)
+    assert result.graph["1"]["inputs"] == {"width": 8, "height": 4, "batch_size": 1, "color": 0}
+    assert "the last 2 were dropped" in result.warnings[0]
 
 
 def test_dict_widget_values_are_read_by_name() -> None:
-    """Custom nodes that save a dict of widget values are mapped by name."""
+    """Custom nodes that save a dict of widget values are mapped by name (others: defaults)."""
     ui = workflow([node(1, "EmptyImage", values={"width": 8, "height": 4, "videopreview": {}})], [])
     inputs = ui_to_api(ui, CATALOG).graph["1"]["inputs"]
-    assert inputs == {"width": 8, "height": 4}
+    assert inputs == {"width": 8, "height": 4, "batch_size": 1, "color": 0}
 
 
 def test_list_widget_value_is_wrapped() -> None:
@@ -280,6 +261,106 @@ def test_upload_slot_is_skipped_for_a_video_upload_combo() -> None:
     ui = workflow([node(1, "LoadVideo", values=["clip.mp4", "image"])], [])
     result = ui_to_api(ui, CATALOG)
     assert result.graph["1"]["inputs"] == {"file": "clip.mp4"} and result.warnings == []
+
+
+# --- what the frontend does when it queues ----------------------------------------------
+
+
+def text_node(node_id: int, text: str, **kw: Any) -> dict[str, Any]:
+    """A CLIPTextEncode (its text has dynamic prompts) with an unlinked clip."""
+    return node(
+        node_id,
+        "CLIPTextEncode",
+        inputs=[{"name": "clip", "type": "CLIP", "link": None}],
+        values=[text],
+        **kw,
+    )
+
+
+def test_dynamic_prompts_are_drawn_and_returned() -> None:
+    """{a|b} is drawn from the seed; the result names the node, the template and the draws."""
+    ui = workflow([text_node(6, "a {red|blue} fox // note")], [])
+    result = ui_to_api(ui, CATALOG, seed=11)
+    [prompt] = result.prompts
+    assert (prompt.node, prompt.input, prompt.template) == ("6", "text", "a {red|blue} fox // note")
+    assert result.graph["6"]["inputs"]["text"] == prompt.text in ("a red fox ", "a blue fox ")
+    assert result.seed == 11 and result.choices() == {"6.text": list(prompt.choices)}
+
+
+def test_the_same_seed_or_choices_make_the_same_texts() -> None:
+    """A take is re-rendered by its seed, or by its recorded choices under any seed."""
+    ui = workflow([text_node(6, "{a|b|c} {x|y|z} {1|2|3}"), text_node(7, "{p|q|r|s}")], [])
+    first = ui_to_api(ui, CATALOG, seed=5)
+    assert ui_to_api(ui, CATALOG, seed=5).graph == first.graph
+    replayed = ui_to_api(ui, CATALOG, seed=99, choices=first.choices())
+    assert replayed.graph == first.graph
+    seeds = {ui_to_api(ui, CATALOG, seed=s).graph["6"]["inputs"]["text"] for s in range(30)}
+    assert len(seeds) > 1
+
+
+def test_a_fresh_seed_is_drawn_and_reported() -> None:
+    """Without a seed the conversion draws one and says which."""
+    result = ui_to_api(workflow([text_node(6, "{a|b}")], []), CATALOG)
+    assert isinstance(result.seed, int)
+    assert (
+        ui_to_api(workflow([text_node(6, "{a|b}")], []), CATALOG, seed=result.seed).graph
+        == result.graph
+    )
+
+
+def test_plain_text_records_no_prompt() -> None:
+    """A text without comments or choices is sent as it is and not listed."""
+    result = ui_to_api(workflow([text_node(6, "a plain prompt")], []), CATALOG, seed=1)
+    assert result.graph["6"]["inputs"]["text"] == "a plain prompt" and result.prompts == []
+
+
+def test_filename_prefix_tokens_expand_on_the_given_clock() -> None:
+    """%Node.widget% and %date:...% in a save node's prefix; other inputs untouched."""
+    ui = workflow(
+        [
+            {**node(1, "EmptyImage", values=[64, 32, 1, 0]), "title": "Canvas"},
+            node(2, "SaveImage", values=["%date:yyyy-MM-dd%/%EmptyImage.width%x%Canvas.height%"]),
+            text_node(3, "%EmptyImage.width%"),
+        ],
+        [],
+    )
+    graph = ui_to_api(ui, CATALOG, now=datetime(2025, 1, 2, 3, 4, 5)).graph
+    assert graph["2"]["inputs"]["filename_prefix"] == "2025-01-02/64x32"
+    assert graph["3"]["inputs"]["text"] == "%EmptyImage.width%"
+
+
+def test_a_primitive_behind_a_reroute_is_ignored_with_a_warning() -> None:
+    """A primitive's value does not pass a reroute: the widget keeps its own, with a warning."""
+    ui, _ = load_case("primitive")
+    prim = next(n for n in ui["nodes"] if n["type"] == "PrimitiveNode" and n["title"] == "seed")
+    sampler = next(n for n in ui["nodes"] if n["type"] == "KSampler")
+    seed_in = next(e for e in sampler["inputs"] if e["name"] == "seed")
+    ui["nodes"].append(
+        node(
+            99,
+            "Reroute",
+            inputs=[{"name": "", "type": "*", "link": 990}],
+            outputs=[{"name": "", "type": "INT", "links": [seed_in["link"]]}],
+        )
+    )
+    ui["links"] = [lk for lk in ui["links"] if lk[0] != seed_in["link"]]
+    ui["links"] += [
+        [990, prim["id"], 0, 99, 0, "INT"],
+        [seed_in["link"], 99, 0, sampler["id"], 4, "INT"],
+    ]
+    result = ui_to_api(ui, CATALOG)
+    assert result.graph[str(sampler["id"])]["inputs"]["seed"] == sampler["widgets_values"][0]
+    assert any("PrimitiveNode" in w and "Reroute" in w for w in result.warnings)
+
+
+def test_a_browser_made_value_is_left_unset_with_a_warning() -> None:
+    """A webcam frame is made by the browser: the input stays unset and is named."""
+    catalog = Catalog.from_object_info(
+        {"WebcamCapture": {"input": {"required": {"image": ["WEBCAM", {}], "width": ["INT", {}]}}}}
+    )
+    result = ui_to_api(workflow([node(1, "WebcamCapture", values=["", 640])], []), catalog)
+    assert result.graph["1"]["inputs"] == {"width": 640}
+    assert "'image' is made by the browser" in result.warnings[0]
 
 
 # --- links -----------------------------------------------------------------------------
@@ -341,15 +422,29 @@ def test_a_link_missing_from_the_table_is_reported() -> None:
     assert "link 99" in result.warnings[0]
 
 
-def test_muted_subgraph_instance_drops_its_inner_nodes() -> None:
-    """Inner nodes of a muted subgraph do not run; what they fed is removed and reported."""
+def test_inner_nodes_muted_with_their_subgraph_are_left_out() -> None:
+    """As ComfyUI saves a muted subgraph (inner nodes muted too): nothing inside runs."""
     ui, _ = load_case("subgraph")
-    instance = next(n for n in ui["nodes"] if n["id"] == 11)
-    instance["mode"] = 2
+    next(n for n in ui["nodes"] if n["id"] == 11)["mode"] = 2
+    definition = copy.deepcopy(ui["definitions"]["subgraphs"][0])
+    definition["id"] = "muted-copy"
+    for inner in definition["nodes"]:
+        inner["mode"] = 2
+    ui["definitions"]["subgraphs"].append(definition)
+    next(n for n in ui["nodes"] if n["id"] == 11)["type"] = "muted-copy"
     result = ui_to_api(ui, CATALOG)
     assert "11:1" not in result.graph and "11:2" not in result.graph
     assert "images" not in result.graph["3"]["inputs"]
     assert any("11:2" in w and "muted" in w for w in result.warnings)
+
+
+def test_a_subgraph_muted_by_hand_still_runs_its_inner_nodes() -> None:
+    """Only the instance muted (its inner nodes not): they run, as in ComfyUI, with a warning."""
+    ui, _ = load_case("subgraph")
+    next(n for n in ui["nodes"] if n["id"] == 11)["mode"] = 2
+    result = ui_to_api(ui, CATALOG)
+    assert result.graph["3"]["inputs"]["images"] == ["11:2", 0]
+    assert any("node 11" in w and "11:1, 11:2" in w and "run" in w for w in result.warnings)
 
 
 def test_bypassed_subgraph_instance_passes_its_input_through() -> None:
@@ -357,7 +452,6 @@ def test_bypassed_subgraph_instance_passes_its_input_through() -> None:
     ui, _ = load_case("subgraph")
     next(n for n in ui["nodes"] if n["id"] == 10)["mode"] = 4
     graph = ui_to_api(ui, CATALOG).graph
-    assert "10:1" not in graph
     assert graph["2"]["inputs"]["images"] == ["1", 0]
 
 
