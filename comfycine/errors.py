@@ -23,6 +23,7 @@
     ├── CloudAccountError               exit 7   key, credits, plan, queue full
     ├── TargetAuthError                 exit 7   a server refused the token or password
     ├── OutputNotWritable               exit 8   disk full, read-only or unwritable folder
+    ├── ConsentRequired                 exit 9   spending or installing needs a yes
     └── Interrupted                     exit 130 Ctrl-C
 
 Every class carries a stable snake_case ``code``, a one-line ``hint`` that names the

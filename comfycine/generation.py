@@ -161,6 +161,7 @@ def prepare_chained_job(
     validate: bool = True,
     tiled_vae: bool = False,
     server_inputs: Mapping[str, tuple[Any, str]] | None = None,
+    choices: Mapping[str, int] | None = None,
 ) -> PreparedJob:
     """:func:`prepare_template_job`, where a media value may also be a previous take
     (``job:ID[:N]``, ``take:FILE``): read where it lies on ``server_url``'s server, or
@@ -183,6 +184,7 @@ def prepare_chained_job(
         validate=validate,
         tiled_vae=tiled_vae,
         server_inputs=server_inputs,
+        choices=choices,
     )
     if refs:
         from .takes.chain import apply_references
@@ -200,6 +202,7 @@ def prepare_template_job(
     validate: bool = True,
     tiled_vae: bool = False,
     server_inputs: Mapping[str, tuple[Any, str]] | None = None,
+    choices: Mapping[str, int] | None = None,
 ) -> PreparedJob:
     """Bind values to a template (media shortcuts, seeds drawn) as a job ready to run.
 
@@ -207,6 +210,8 @@ def prepare_template_job(
     job. ``tiled_vae`` decodes in tiles (``VAEDecodeTiled``): far less memory, same shot.
     ``server_inputs`` maps a media parameter to (the value to record, the name of a file
     already on the server): nothing is uploaded for it, unless a value is also given.
+    A prompt's ``{a|b}`` choices are drawn (templates.choices); ``choices`` gives the
+    recorded ``<name>_choices`` seeds of a take to draw the same again.
     """
     resolved = resolve_media_shortcuts(template, overrides or {})
     on_server = dict(server_inputs or {})
@@ -218,8 +223,12 @@ def prepare_template_job(
         kept={name: recorded for name, (recorded, _) in on_server.items()},
     )
 
+    from .templates.choices import draw_choices
+
+    rendered, choice_seeds = draw_choices(template, binding.values, choices)
+
     def build(uploaded: dict[str, str]) -> dict[str, Any]:
-        graph = render_graph(template, binding.values, uploaded)
+        graph = render_graph(template, rendered, uploaded)
         return tile_vae_decodes(graph)[0] if tiled_vae else graph
 
     return PreparedJob(
@@ -227,7 +236,7 @@ def prepare_template_job(
         media=binding.media,
         build=build,
         params=_json_params(binding.values),
-        seeds=seed_values(template, binding.values),
+        seeds={**seed_values(template, binding.values), **choice_seeds},
         preflight=template if validate else None,
         template=template,
         tiled_vae=tiled_vae,

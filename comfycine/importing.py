@@ -30,6 +30,7 @@ from .graph.modelrefs import ModelRef, model_refs
 from .graph.packrefs import node_packs
 from .graph.partner import partner_nodes
 from .graph.schema import Catalog
+from .templates.choices import has_choice
 from .templates.infer import infer_placeholders
 from .templates.prompts import (
     NEGATIVE_PLACEHOLDER,
@@ -279,6 +280,12 @@ def import_workflow(
     if converted:
         result = ui_to_api(ui_or_api, catalog)
         graph, warnings = result.graph, list(result.warnings)
+        for prompt in result.prompts:
+            # {a|b} choices stay in the template: each take draws its own, like a seed
+            # (templates.choices), instead of the one draw made while converting.
+            node = graph.get(prompt.node)
+            if has_choice(prompt.template) and isinstance(node, dict):
+                node.setdefault("inputs", {})[prompt.input] = prompt.template
     elif isinstance(ui_or_api, dict) and _api_graph(ui_or_api):
         graph = copy.deepcopy(ui_or_api)
     else:

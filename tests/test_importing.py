@@ -397,3 +397,14 @@ async def test_saved_workflow_round_trip_on_real_comfyui(real_comfyui: Any, tmp_
     finally:
         async with httpx.AsyncClient(base_url=real_comfyui.url, timeout=30) as raw:
             await raw.delete(url)
+
+
+def test_a_prompts_choices_stay_in_the_template_for_each_take(tmp_path: Path) -> None:
+    """{a|b} in the saved prompt: the template keeps it (each take draws its own), not the
+    one option the conversion drew."""
+    ui = txt2img_ui()
+    node = next(n for n in ui["nodes"] if n["id"] == 6)
+    node["widgets_values"][0] = "a {red|blue} fox"
+    import_workflow(ui, CATALOG, name="fox.json", dest_dir=tmp_path)
+    template = load_template("fox", [tmp_path])
+    assert template.parameters["prompt"].default == "a {red|blue} fox"

@@ -246,8 +246,10 @@ class ManagerClient:
         """Ask Manager to restart ComfyUI. It answers nothing: the process is replaced."""
         try:
             await self._control(info, "manager/reboot")
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout):
-            return  # the expected way: the server went away before answering
+        except httpx.TransportError:
+            # The expected way: the server went away before answering. (Already gone:
+            # the wait for it to answer again says so.)
+            return
 
     async def _control(self, info: ManagerInfo, path: str) -> None:
         # No body and no content type: 4.2+ refuses a form content type on these (CSRF).

@@ -58,6 +58,13 @@ _NETWORK_STEPS = [
     " ComfyUI; run comfycine fix again.",
 ]
 
+_SECURITY_STEPS = [
+    "ComfyUI-Manager's security level forbids installing. On the PC, in ComfyUI's user"
+    " folder, edit __manager/config.ini (3.x: default/ComfyUI-Manager/config.ini), set"
+    " security_level = normal under [default], restart ComfyUI, run comfycine fix again;"
+    " or install by hand:",
+]
+
 Ask = Callable[[FixPlan], bool]
 Progress = Callable[[str], None]
 
@@ -449,4 +456,6 @@ def _left_steps(result: FixResult, machine: Machine) -> list[str]:
     steps = manual_steps(left, machine)
     if any(i["message"] == _REFUSED for i in failed):
         steps = _NETWORK_STEPS + steps
+    elif any("security level" in str(i["message"]) for i in failed):
+        steps = _SECURITY_STEPS + steps
     return steps

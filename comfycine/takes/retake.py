@@ -34,6 +34,7 @@ from ..ledger import Ledger
 from ..settings import Settings
 from ..templates import Template, load_template, render_graph, template_dirs
 from ..templates.binding import normalize_name
+from ..templates.choices import draw_choices
 from ..urls import origin
 from .graphdiff import graph_differences
 from .graphtake import RANDOM, graph_job
@@ -151,6 +152,7 @@ def template_changes(template: Template, recipe: Recipe) -> list[str]:
     }
     values = {name: value for name, value in recipe.params.items() if name not in uploaded}
     values.update({name: seed for name, seed in recipe.seeds.items() if name in params})
+    values, _ = draw_choices(template, values, recipe.seeds)  # as the take drew them
     try:
         graph = render_graph(template, values, uploaded)
     except ParameterError as exc:
@@ -235,6 +237,8 @@ def _template_job(
         validate=validate,
         tiled_vae=tiled,
         server_inputs=server_inputs,
+        # The take's {a|b} draws again, unless new seeds were asked for.
+        choices=None if seed is not None and seed.strip().lower() == RANDOM else recipe.seeds,
     )
 
 

@@ -127,3 +127,22 @@ def test_a_server_without_manager_gets_the_steps_by_hand(
     steps = error["details"]["manual_steps"]
     assert any("curl" in step and model.url in step for step in steps), steps
     assert not landed(manager, model.filename)
+
+
+def test_a_pc_on_the_network_is_refused_and_told_how_to_allow_it(
+    manager: RealManager, isolation: Isolation
+) -> None:
+    """Manager refuses installs for a non-loopback listener: the items fail with Manager's
+    word, and the steps say to set network_mode = personal_cloud."""
+    model = manager.add_model(f"remote-{uuid.uuid4().hex[:6]}.safetensors", listed=False)
+    name = needing(isolation, model.filename, model.url)
+    manager.restart(listen="localhost")
+    try:
+        result = invoke("fix", name, "--yes", "--json")
+    finally:
+        manager.restart(listen="127.0.0.1")
+    assert result.exit_code == 4, result
+    details = result.envelope()["error"]["details"]
+    assert details["installed"][0]["ok"] is False
+    assert any("personal_cloud" in step for step in details["manual_steps"])
+    assert not landed(manager, model.filename)

@@ -171,3 +171,37 @@ def test_manual_steps_are_written_for_the_pcs_shell() -> None:
     assert windows[-1] == "restart ComfyUI"
     posix = manual_steps(plan, Machine(windows=False))
     assert posix[1].startswith('curl -L --create-dirs -o "models/diffusion_models/wan/x')
+
+
+def test_a_restart_that_never_comes_back_is_a_bounded_clear_error() -> None:
+    """The server stays down after the reboot: exit 3 restart_timeout within the bound."""
+    from comfycine.errors import TargetUnreachable
+    from comfycine.manager import fixing
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    http = httpx.AsyncClient(base_url="http://pc:8188", transport=httpx.MockTransport(down))
+    manager = ManagerClient(http)
+    info = run(ManagerClient(replay("01_presence")[0]).detect())
+    with pytest.raises(TargetUnreachable) as caught:
+        run(fixing._restart(manager, info, 1.5, lambda _text: None))
+    assert caught.value.code == "restart_timeout" and "within 2 s" in caught.value.message
+
+
+def test_refusals_come_with_how_to_allow_them_on_the_pc() -> None:
+    """Manager's 'failed' → network_mode = personal_cloud; a security-level refusal →
+    security_level = normal; then the item's own commands."""
+    from comfycine.manager import fixing
+    from comfycine.manager.plan import FixPlan
+
+    model = ModelInstall("x.safetensors", "checkpoints", "https://h/x", "template")
+    for message, wanted in (
+        ("failed", "network_mode = personal_cloud"),
+        ("ComfyUI-Manager refused it; its security level does not allow it.", "security_level"),
+    ):
+        result = fixing.FixResult("t", FixPlan(models=[model]))
+        result.installed = [{"kind": "model", "name": "x.safetensors", "ok": False,
+                             "message": message}]  # fmt: skip
+        steps = fixing._left_steps(result, Machine())
+        assert wanted in steps[0] and any("https://h/x" in step for step in steps)
