@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from .real_manager import RealManager
+from .record_manager_captures import pack_params
 
 pytestmark = pytest.mark.real
 
@@ -49,16 +50,6 @@ def _model_params(name: str, url: str, filename: str) -> dict[str, Any]:
         "save_path": "checkpoints",
         "url": url,
         "filename": filename,
-    }
-
-
-def _pack_params(pack_id: str) -> dict[str, Any]:
-    return {
-        "id": pack_id,
-        "version": "unknown",
-        "selected_version": "unknown",
-        "mode": "cache",
-        "channel": "default",
     }
 
 
@@ -105,7 +96,7 @@ def test_model_url_answering_404_is_reported_as_failed(real_manager: RealManager
 def test_git_pack_installs_into_custom_nodes(real_manager: RealManager) -> None:
     """The channel-listed pack is cloned from the loopback git server into custom_nodes."""
     pack = real_manager.add_pack("comfycine-pack-clone", "ComfycineCloneNode")
-    entry = _queue_and_run(real_manager, "install", _pack_params(pack.id))
+    entry = _queue_and_run(real_manager, "install", pack_params(pack.id))
     assert entry["status"]["status_str"] == "success", entry
     assert (real_manager.base_dir / "custom_nodes" / pack.id / "__init__.py").is_file()
     installed = httpx.get(f"{real_manager.url}/v2/customnode/installed", timeout=10).json()
@@ -115,7 +106,7 @@ def test_git_pack_installs_into_custom_nodes(real_manager: RealManager) -> None:
 def test_reboot_brings_the_server_back_with_the_new_node(real_manager: RealManager) -> None:
     """After the test pack is installed, Manager's reboot brings ComfyUI back with its node."""
     pack = real_manager.pack
-    entry = _queue_and_run(real_manager, "install", _pack_params(pack.id))
+    entry = _queue_and_run(real_manager, "install", pack_params(pack.id))
     assert entry["status"]["status_str"] == "success", entry
     before = httpx.get(f"{real_manager.url}/object_info/{pack.node_class}", timeout=10).json()
     assert before == {}
