@@ -68,7 +68,9 @@ def run_fix(
     settings = load_settings(url)
     output = Output(command, as_json=as_json)
     chosen = resolve_target(settings, target)
-    ask = _asker(output) if _interactive() and not yes else None
+    from comfycine.cli.spendconsent import interactive
+
+    ask = _asker(output) if interactive() and not yes else None
     options = FixOptions(yes=yes, dry_run=dry_run, ask=ask, timeout=timeout)
     result = asyncio.run(
         run(settings, workflow, target=chosen, options=options, progress=output.info)
@@ -140,14 +142,6 @@ def _print_result(output: Output, data: dict[str, Any]) -> None:
     if data["fixed"]:
         output.info(f"✓ {data['workflow']} is valid on this server now.")
     output.write_stdout(data["workflow"])
-
-
-def _interactive() -> bool:
-    import sys
-
-    from comfycine.cli.render import is_tty
-
-    return is_tty(sys.stdin) and is_tty(sys.stderr)
 
 
 def _asker(output: Output) -> Any:
