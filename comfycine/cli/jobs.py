@@ -24,7 +24,7 @@ from comfycine.cli.options import (
 )
 from comfycine.cli.progressview import ProgressView
 from comfycine.cli.render import Output
-from comfycine.cli.spendconsent import with_spend_consent
+from comfycine.cli.spendconsent import interactive, with_spend_consent
 
 
 def _print_job(output: Output, data: dict[str, Any]) -> None:
@@ -180,7 +180,7 @@ def generate(
             target=chosen,
             fallback=fallback,
             on_oom=on_oom,
-            ask=_ask_cloud if _interactive() else None,
+            ask=_ask_cloud if interactive() else None,
             command=lambda where: _same_command(template, text, sets, shortcuts, where),
             notice=output.info,
             estimate=quote,
@@ -272,14 +272,6 @@ def _run_sweep(
             print_summary(output, data)
         raise failure
     output.success(data, print_summary)
-
-
-def _interactive() -> bool:
-    import sys
-
-    from comfycine.cli.render import is_tty
-
-    return is_tty(sys.stdin) and is_tty(sys.stderr)
 
 
 def _ask_cloud(exc: Any) -> bool:
