@@ -22,8 +22,8 @@ def _actions(result: object) -> dict[str, str]:
 
 
 def test_the_shipped_commands_are_found() -> None:
-    """The checkout's commands/ holds the six files."""
-    assert len(list(shipped_commands_dir().glob("comfy-*.md"))) == 6
+    """The checkout's commands/ holds the seven files."""
+    assert len(list(shipped_commands_dir().glob("comfy-*.md"))) == 7
 
 
 def test_first_install_then_nothing_changes(tmp_path: Path) -> None:

@@ -92,6 +92,18 @@ def _take(app: typer.Typer) -> None:
     app.command("review")(review)
 
 
+def _conform(app: typer.Typer) -> None:
+    from comfycine.cli.conform import conform
+
+    app.command("conform")(conform)
+
+
+def _resolve(app: typer.Typer) -> None:
+    from comfycine.cli import resolve
+
+    app.add_typer(resolve.app, name="resolve")
+
+
 def _fix(app: typer.Typer) -> None:
     from comfycine.cli.fix import fix
 
@@ -117,6 +129,8 @@ _GROUPS: list[tuple[tuple[str, ...], Callable[[typer.Typer], None]]] = [
     (("install-commands",), _install_commands),
     (("batch",), _batch),
     (("take", "retake", "review"), _take),
+    (("conform",), _conform),
+    (("resolve",), _resolve),
     (("fix",), _fix),
     (("doctor",), _doctor),
     (("notify",), _notify),

@@ -89,14 +89,19 @@ def batch_hook(settings: Settings, flag: bool | None) -> BatchHook | None:
     async def hook(summary: str, data: dict[str, Any]) -> None:
         previews = data.get("previews")
         grid = previews.get("grid") if isinstance(previews, dict) else None
+        total = int(data.get("total") or 0)
+        done, failed = int(data.get("succeeded") or 0), int(data.get("failed") or 0)
+        kind = summary.split(" ", 1)[0]  # run_sweep says "sweep …", run_conform "conform …"
+        if kind == "conform":  # its shots: conformed, or not (failed, QC, offline)
+            done = int(data.get("conformed") or 0)
+            failed = total - done
         notice = batch_done_notice(
-            int(data.get("succeeded") or 0),
-            int(data.get("failed") or 0),
-            int(data.get("total") or 0),
+            done,
+            failed,
+            total,
             data.get("seconds"),
             label=data.get("template"),
-            # run_sweep sends its summary as "sweep …" (a sweep's grid: data.previews.grid)
-            kind="sweep" if summary.startswith("sweep") else "batch",
+            kind=kind if kind in ("sweep", "conform") else "batch",
             grid=grid if isinstance(grid, str) else None,
         )
         if "stopped:" in summary:  # the PC went away mid-batch: say so, not "done"

@@ -67,13 +67,19 @@ def remux_with_tags(source: Path, target: Path, tags: Mapping[str, str]) -> None
                         copy.metadata[key] = value
                 copy.metadata.update(tags)
                 streams: dict[int, Any] = {}
+                timecode = _timecode_track(original)
+                expected_streams = len(original.streams)
                 for stream in original.streams:
+                    if timecode is not None and stream.index == timecode[0]:
+                        continue  # recreated by the muxer from the video's timecode tag
                     # opaque: the codec is not opened, so no decoder is needed to copy.
                     streams[stream.index] = copy.add_stream_from_template(stream, opaque=True)
                     streams[stream.index].metadata.update(stream.metadata)
+                    if timecode is not None and stream.type == "video":
+                        streams[stream.index].metadata["timecode"] = timecode[1]
                 for packet in original.demux():
-                    if packet.size == 0:
-                        continue  # the demuxer's end-of-stream marker, not data
+                    if packet.size == 0 or packet.stream.index not in streams:
+                        continue  # the end-of-stream marker; the timecode track's sample
                     sent[packet.stream.index] += 1
                     packet.stream = streams[packet.stream.index]
                     copy.mux(packet)
@@ -87,7 +93,20 @@ def remux_with_tags(source: Path, target: Path, tags: Mapping[str, str]) -> None
         raise ContainerError(f"it cannot be remuxed ({exc})") from exc
     if not sent:
         raise ContainerError("it holds no packets")
-    _check_copy(target, len(streams), sent, tags)
+    _check_copy(target, expected_streams, sent, tags, retimed=timecode is not None)
+
+
+def _timecode_track(container: Any) -> tuple[int, str] | None:
+    """A QuickTime timecode track (``tmcd``, a data stream): its index and timecode.
+
+    PyAV cannot copy a data stream, but the mov muxer writes a timecode track itself
+    for a video stream tagged ``timecode`` (what the conformed deliveries carry).
+    """
+    for stream in container.streams:
+        timecode = stream.metadata.get("timecode")
+        if stream.type == "data" and timecode:
+            return stream.index, str(timecode)
+    return None
 
 
 def _muxer(path: Path, family: str) -> str:
@@ -100,18 +119,29 @@ def _muxer(path: Path, family: str) -> str:
     raise ContainerError(f"its container ({family}) does not match its name")
 
 
-def _check_copy(path: Path, streams: int, sent: Counter[int], tags: Mapping[str, str]) -> None:
-    """Raise ContainerError unless ``path`` reads back with what was written into it."""
+def _check_copy(
+    path: Path, streams: int, sent: Counter[int], tags: Mapping[str, str], *, retimed: bool = False
+) -> None:
+    """Raise ContainerError unless ``path`` reads back with what was written into it.
+
+    ``retimed``: the timecode track was rewritten by the muxer (it comes last, so the
+    other streams' numbers may have moved): packet counts are compared without them.
+    """
     import av
 
     try:
         with av.open(str(path)) as copy:
             found = len(copy.streams)
-            got = Counter(p.stream.index for p in copy.demux() if p.size)
+            got = Counter(
+                p.stream.index
+                for p in copy.demux()
+                if p.size and not (retimed and p.stream.type == "data")
+            )
             back = {key.lower(): value for key, value in copy.metadata.items()}
     except av.FFmpegError as exc:
         raise ContainerError(f"its remuxed copy does not open ({_reason(exc)})") from exc
-    if found != streams or got != sent:
+    same = sorted(got.values()) == sorted(sent.values()) if retimed else got == sent
+    if found != streams or not same:
         raise ContainerError(
             f"its remuxed copy differs ({found} streams, {got.total()} packets"
             f" instead of {streams} and {sent.total()})"

@@ -22,7 +22,7 @@ import signal
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -42,8 +42,10 @@ from .completeness import (
     StabilityTracker,
     incomplete_reason,
 )
+from .conforming import take_timeline
 from .exchange import Exchange, scan_inputs
 from .items import EventSink, ItemHandler, Notify, WatchSummary
+from .timelines import WAITING_FOR_MEDIA, in_bundle, timeline_folders, timeline_of
 
 # Without pending files, rescan this often anyway: watchdog events are only hints.
 RESCAN_INTERVAL = 15.0
@@ -193,7 +195,31 @@ class Watcher:
         self.seen &= present
         self.waiting = {k: v for k, v in self.waiting.items() if k in present}
         pending = False
-        for rel, state in sorted(entries, key=lambda e: (e[1].mtime_ns, e[0].as_posix())):
+        # A folder holding a timeline is one piece of work (see .timelines): its media
+        # are never taken alone, and the timeline waits until all of them are complete.
+        folders = timeline_folders([rel for rel, _ in entries])
+        unsettled: set[PurePosixPath] = set()
+        ordered = sorted(
+            entries,
+            key=lambda e: (timeline_of(e[0]) is not None, e[1].mtime_ns, e[0].as_posix()),
+        )
+        for rel, state in ordered:
+            timeline = timeline_of(rel)
+            if timeline is None and in_bundle(rel):
+                continue  # a bundle's other files: part of its timeline, never inputs
+            claimed = timeline is None and rel.parent in folders
+            if timeline is not None and timeline.parent in unsettled:
+                pending = True
+                if self.waiting.get(rel.as_posix()) != WAITING_FOR_MEDIA:
+                    self.waiting[rel.as_posix()] = WAITING_FOR_MEDIA
+                    self.emit(
+                        {
+                            "event": "item_waiting",
+                            "input": rel.as_posix(),
+                            "reason": WAITING_FOR_MEDIA,
+                        }
+                    )
+                continue
             key = rel.as_posix()
             held = self.held.get(key)
             if held is not None and held[0] == state and held[1] > loop.time():
@@ -204,6 +230,8 @@ class Watcher:
                 self.emit({"event": "item_seen", "input": key, "size": state.size})
             if not self.tracker.observe(key, state):
                 pending = True
+                if claimed:
+                    unsettled.add(rel.parent)
                 continue
             path = self.input_dir / Path(*rel.parts)
             reason = await asyncio.to_thread(incomplete_reason, path, self.options.probes)
@@ -216,10 +244,18 @@ class Watcher:
                     self.waiting[key] = reason
                     self.emit({"event": "item_waiting", "input": key, "reason": reason})
                 pending = True
+                if claimed:
+                    unsettled.add(rel.parent)
                 continue
+            if claimed:
+                continue  # complete, and left for its timeline
             self.waiting.pop(key, None)
             self.tracker.forget(key)
-            outcome = await self.items.take(rel, path, state)
+            if timeline is not None:
+                where = self.input_dir / Path(*timeline.parts)
+                outcome = await take_timeline(self.items, timeline, where)
+            else:
+                outcome = await self.items.take(rel, path, state)
             if outcome == "hold":
                 wait = float("inf") if self.options.once else self.options.retry_after
                 self.held[key] = (state, loop.time() + wait)

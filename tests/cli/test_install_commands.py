@@ -12,12 +12,12 @@ from tests.cli_support import Isolation, invoke
 def test_user_install_writes_every_command(
     isolation: Isolation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """--user installs the six commands into ~/.claude/commands, then reports unchanged."""
+    """--user installs the seven commands into ~/.claude/commands, then reports unchanged."""
     monkeypatch.setenv("HOME", str(tmp_path))
     result = invoke("install-commands", "--user", "--json")
     assert result.exit_code == 0, result
     installed = sorted(p.name for p in (tmp_path / ".claude" / "commands").glob("*.md"))
-    assert len(installed) == 6 and "comfy-generate.md" in installed
+    assert len(installed) == 7 and "comfy-generate.md" in installed
     again = invoke("install-commands", "--json").envelope()["data"]["files"]
     assert {f["action"] for f in again} == {"unchanged"}
 

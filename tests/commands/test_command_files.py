@@ -21,6 +21,7 @@ EXPECTED = {
     "comfy-batch.md",
     "comfy-doctor.md",
     "comfy-status.md",
+    "comfy-conform.md",
 }
 # What the filmmaker might type after each slash command, to stand in for $ARGUMENTS.
 SAMPLE_ARGUMENTS = {
@@ -30,9 +31,15 @@ SAMPLE_ARGUMENTS = {
     "comfy-batch.md": "plates/scene12 upscale-video --set scale=2",
     "comfy-doctor.md": "--deep",
     "comfy-status.md": "last",
+    "comfy-conform.md": "cut.fcpxml upscale-video --marker VFX --deliver prores",
 }
 # Words the files use as stand-ins for values the agent fills in.
-PLACEHOLDERS = {"JOB": "0123abcd", "NAME": "wan22-t2v", "FILE.json": "flow.json"}
+PLACEHOLDERS = {
+    "JOB": "0123abcd",
+    "NAME": "wan22-t2v",
+    "FILE.json": "flow.json",
+    "TEMPLATE": "upscale-video",
+}
 FILES = sorted(COMMANDS.glob("*.md"))
 
 
@@ -130,7 +137,8 @@ def test_json_is_always_asked_for(path: Path) -> None:
 
 def test_cloud_needs_consent() -> None:
     """The commands that can reach the cloud tell the agent to ask first."""
-    for name in ("comfy-generate.md", "comfy-batch.md", "comfy-debug.md", "comfy-workflow.md"):
+    names = ("comfy-generate.md", "comfy-batch.md", "comfy-debug.md", "comfy-workflow.md")
+    for name in (*names, "comfy-conform.md"):
         text = (COMMANDS / name).read_text().lower()
         assert "ask" in text and "cloud" in text, name
 

@@ -24,7 +24,7 @@ from comfycine.templates import (
 
 from ..captures import CAPTURES
 
-SHIPPED = ["testblur", "testimage", "testpattern"]
+SHIPPED = ["testblur", "testimage", "testpattern", "testinvert-video"]
 OBJECT_INFO: dict[str, Any] = json.loads((CAPTURES / "GET_object_info.json").read_text())
 REAL_TIMEOUT = 60.0  # seconds a model-free graph may take on a slow CPU
 POLL = 0.05  # seconds between two /history polls
@@ -42,9 +42,11 @@ def _value_problems(graph: dict[str, Any], where: str, value: Any, spec: list[An
             return [f"{where}: link {value} gives {outputs[value[1] : value[1] + 1]}, needs {kind}"]
         return []
     if isinstance(kind, list):  # old-style combo: the list is the choices
-        if options.get("image_upload"):
+        if options.get("image_upload") or options.get("video_upload"):
             return [] if isinstance(value, str) else [f"{where}: needs a file name"]
         return [] if value in kind else [f"{where}: {value!r} not in {kind}"]
+    if kind == "COMBO" and (options.get("image_upload") or options.get("video_upload")):
+        return [] if isinstance(value, str) else [f"{where}: needs a file name"]
     checks = {
         "COMBO": lambda v: v in options.get("options", []),
         "INT": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -102,10 +104,17 @@ def png_bytes(width: int = 16, height: int = 16) -> bytes:
 
 
 def media_assignments(template: Template, directory: Path) -> list[str]:
-    """A local file for each media parameter of ``template``."""
+    """A local file for each media parameter of ``template`` (a short clip for a video)."""
+    from tests.takes.clips import make_clip
+
     image = directory / "input.png"
     image.write_bytes(png_bytes())
-    return [f"{n}={image}" for n, p in template.parameters.items() if p.kind.is_media]
+    video = directory / "input.mp4"
+    files = {Kind.VIDEO: video}
+    if any(p.kind is Kind.VIDEO for p in template.parameters.values()):
+        make_clip(video, frames=6, size=(64, 36))
+    media = [(n, p) for n, p in template.parameters.items() if p.kind.is_media]
+    return [f"{n}={files.get(p.kind, image)}" for n, p in media]
 
 
 def extreme_assignments(template: Template, attr: str) -> list[str]:
@@ -115,7 +124,7 @@ def extreme_assignments(template: Template, attr: str) -> list[str]:
 
 
 def test_the_shipped_templates_are_listed() -> None:
-    """The shipped dir lists the three test templates, all loadable and described."""
+    """The shipped dir lists the four test templates, all loadable and described."""
     infos = {i.name: i for i in list_templates([shipped_dir()])}
     for name in SHIPPED:
         assert infos[name].error is None, infos[name].error
