@@ -125,7 +125,7 @@ def conform(
     from comfycine.cli.batchview import BatchView
     from comfycine.conform.run import RenderOptions
     from comfycine.conform.run import conform as run_conform
-    from comfycine.errors import UsageError
+    from comfycine.errors import ComfycineError, UsageError
     from comfycine.notify.hooks import batch_hook
     from comfycine.timeline.selection import Selection
 
@@ -149,26 +149,31 @@ def conform(
     )
     selection = Selection(track, marker, color, keyword, None)
     settings = load_settings(url, transport=transport)
-    with BatchView(output, events=events) as view:
-        result = with_spend_consent(
-            lambda allow: run_conform(
-                settings,
-                timeline,
-                _allowing(options, allow),
-                selection=selection,
-                span=span,
-                relink=relink,
-                skip_offline=skip_offline,
-                rate=rate,
-                output=output_dir,
-                dry_run=dry_run,
-                on_event=view,
-                notify=None if dry_run else batch_hook(settings, notify),
-            ),
-            allow_spend,
-            command=f"comfycine conform {timeline} {template}",
-            before_ask=view.close,
-        )
+    again = f"comfycine conform {timeline} {template}"
+    try:
+        with BatchView(output, events=events) as view:
+            result = with_spend_consent(
+                lambda allow: run_conform(
+                    settings,
+                    timeline,
+                    _allowing(options, allow),
+                    selection=selection,
+                    span=span,
+                    relink=relink,
+                    skip_offline=skip_offline,
+                    rate=rate,
+                    output=output_dir,
+                    dry_run=dry_run,
+                    on_event=view,
+                    notify=None if dry_run else batch_hook(settings, notify),
+                ),
+                allow_spend,
+                command=again,
+                before_ask=view.close,
+            )
+    except ComfycineError as exc:
+        _explain_stop(exc, again)
+        raise
     failure = result.failure()
     if failure is None:
         output.success(result.to_dict(), print_conform)
@@ -182,6 +187,18 @@ def conform(
         else "Rerun the same command to retry."
     )
     raise failure
+
+
+def _explain_stop(exc: Any, again: str) -> None:
+    """A conform cut short (Ctrl-C, the PC gone): the same command resumes it."""
+    from comfycine.errors import Interrupted, TargetUnreachable, join_sentences
+
+    if isinstance(exc, Interrupted) and "items" in exc.details:
+        exc.message = exc.message.replace("Batch ", "The conform's renders (batch ", 1)
+        exc.message = exc.message.replace(" stopped:", ") stopped:", 1)
+        exc.hint = f"Resume with the same command: {again} (nothing is rendered twice)"
+    elif isinstance(exc, TargetUnreachable) and "items" in exc.details:
+        exc.hint = join_sentences(exc.hint, f"Then resume with: {again}")
 
 
 def _allowing(options: Any, allow: bool) -> Any:
@@ -215,4 +232,7 @@ def print_conform(output: Output, data: dict[str, Any]) -> None:
         f"{data['conformed']} conformed, {data['qc_failed']} failed QC, {data['failed']} "
         f"failed, {data['offline']} offline"
     )
+    if data.get("dry_run"):
+        planned = sum(1 for s in data.get("shots") or [] if s.get("status") == "planned")
+        counts = f"dry run: {planned} clip(s) would render, {data['offline']} offline; nothing sent"
     output.info(f"conform {Path(str(data['source'])).name} ({data['template']}): {counts}")

@@ -18,7 +18,7 @@ from ..batch.inputs import VIDEO_EXTENSIONS
 from ..errors import ComfycineError
 from ..ledger import JobRecord
 from .pulls import Pull
-from .result import ConformedShot
+from .result import ConformedShot, not_writable
 from .shots import Placement
 
 SAFE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
@@ -130,6 +130,8 @@ def finish_shot(
                 black_seconds=thresholds[0],
                 frozen_seconds=thresholds[1],
             )
+        except OSError as exc:
+            raise not_writable(exc, f"the delivery of {pull.shot.name}") from exc
         except ComfycineError as exc:
             done.status, done.error, done.reason = "qc_failed", exc.code, exc.message
             done.qc = {"status": "failed", "problems": [{"code": exc.code, "message": exc.message}]}

@@ -107,6 +107,20 @@ def plan_pull(shot: Shot, probe: Any) -> tuple[int, int, Fraction, int]:
     return first, frames, rate, timecode_frame
 
 
+def plan_pulls(shots: list[Shot], folder: Path) -> list[Pull]:
+    """What :func:`make_pulls` would cut, from the media's headers only (a dry run)."""
+    from ..media.probe import probe as probe_media
+
+    planned = []
+    for shot in shots:
+        assert shot.media is not None
+        info = probe_media(shot.media)
+        first, frames, rate, timecode_frame = plan_pull(shot, info)
+        path = folder / pull_name(shot)
+        planned.append(Pull(shot, path, first, frames, rate, timecode_frame, None, info.drop_frame))
+    return planned
+
+
 def make_pulls(shots: list[Shot], folder: Path, *, scan_source: bool = True) -> list[Pull]:
     """Cut every shot's pull into ``folder`` (those already there and current are kept).
 

@@ -9,11 +9,12 @@ could not be found) or ``planned`` (a dry run).
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import JobFailed
+from ..errors import JobFailed, OutputNotWritable
 from .pulls import Pull, fraction_text
 from .shots import Shot
 
@@ -23,6 +24,23 @@ class ConformIncomplete(JobFailed):
 
     code = "conform_incomplete"
     default_hint = "See the QC report; rerun the same command to retry what failed."
+
+
+def not_writable(
+    exc: OSError, what: str, again: str = "rerun the same command"
+) -> OutputNotWritable:
+    """A write that failed (disk full, permissions) as the exit-8 error, nothing half-made.
+
+    What was rendered stays in the ledger and on disk: running again resumes.
+    """
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    reason = "the disk is full" if full else (exc.strerror or str(exc))
+    return OutputNotWritable(
+        f"Cannot write {what}: {reason}.",
+        hint=f"Free some space or fix the folder, then {again} (nothing is rendered twice).",
+        code="disk_full" if full else "output_not_writable",
+        details={"path": str(exc.filename or what)},
+    )
 
 
 @dataclass

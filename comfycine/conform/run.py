@@ -29,8 +29,8 @@ from ..errors import UsageError
 from ..ledger import Ledger
 from ..settings import Settings
 from .finish import Deliveries, finish_shot, video_output
-from .pulls import Pull, conform_id, make_pulls
-from .result import ConformedShot, ConformResult
+from .pulls import Pull, conform_id, make_pulls, plan_pulls
+from .result import ConformedShot, ConformResult, not_writable
 from .shots import Placement, Shot
 
 DELIVERIES = ("render", "h264", "prores", "dnxhr", "png")
@@ -104,7 +104,15 @@ async def render_shots(
     online = [item for item in done if item.status != "offline"]
     if not online:
         return done, [], None
-    pulls = await asyncio.to_thread(make_pulls, [i.shot for i in online], work / "pulls")
+    if dry_run:  # the frames each shot would take, read off the media: nothing cut or sent
+        planned = await asyncio.to_thread(plan_pulls, [i.shot for i in online], work / "pulls")
+        for item, pull in zip(online, planned, strict=True):
+            item.pull = pull
+        return done, [], None
+    try:
+        pulls = await asyncio.to_thread(make_pulls, [i.shot for i in online], work / "pulls")
+    except OSError as exc:
+        raise not_writable(exc, f"the clips' pulls in {work}") from exc
     placements, batch = await render_pulls(
         settings,
         list(zip(online, pulls, strict=True)),
@@ -272,7 +280,10 @@ async def run_conform(
     result.shots, result.batch = done, batch
     if dry_run:
         return result
-    await asyncio.to_thread(_write_outputs, result, doc, placements, out_dir)
+    try:
+        await asyncio.to_thread(_write_outputs, result, doc, placements, out_dir)
+    except OSError as exc:
+        raise not_writable(exc, f"the timeline and QC report in {out_dir}") from exc
     result.seconds = round(time.monotonic() - started, 3)
     await notify_end(notify, result)
     return result

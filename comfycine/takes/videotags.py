@@ -77,6 +77,10 @@ def remux_with_tags(source: Path, target: Path, tags: Mapping[str, str]) -> None
                     streams[stream.index].metadata.update(stream.metadata)
                     if timecode is not None and stream.type == "video":
                         streams[stream.index].metadata["timecode"] = timecode[1]
+                        # The muxer times the timecode track by the stream's frame rate,
+                        # which a template copy leaves unset for intra codecs (ProRes).
+                        if stream.average_rate:
+                            streams[stream.index].codec_context.framerate = stream.average_rate
                 for packet in original.demux():
                     if packet.size == 0 or packet.stream.index not in streams:
                         continue  # the end-of-stream marker; the timecode track's sample

@@ -137,7 +137,10 @@ def read_timeline(
     except UsageError:
         raise
     except Exception as exc:
-        raise unreadable(path, f"{type(exc).__name__}: {exc}") from exc
+        error = unreadable(path, f"{type(exc).__name__}: {exc}")
+        if adapter == "cmx_3600" and "frames beyond" in str(exc):
+            error.hint = _edl_rate_hint(document, edl_rate)
+        raise error from exc
     timelines = _timelines(result)
     notes: list[str] = []
     timeline, index = _choose(path, timelines, timeline_name, notes)
@@ -277,3 +280,24 @@ def _require_video(path: Path, timeline: Any) -> None:
 
 def _rate_text(rate: Fraction) -> str:
     return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f}"
+
+
+EDL_RATES = (24, 25, 30, 48, 50, 60)
+
+
+def _edl_rate_hint(document: Path, rate: Fraction | None) -> str:
+    """An EDL read at too low a rate: the rates its timecodes allow, as --rate."""
+    import re
+
+    try:
+        text = document.read_text(errors="replace")
+    except OSError:
+        text = ""
+    frames = [int(m) for m in re.findall(r"\b\d\d:\d\d:\d\d[:;](\d\d)\b", text)]
+    highest = max(frames, default=0)
+    fits = [r for r in EDL_RATES if r > highest]
+    read_at = _rate_text(rate) if rate is not None else "24"
+    return (
+        f"Its timecodes count up to frame {highest}, so it is not {read_at} fps: give its "
+        f"rate, e.g. --rate {fits[0] if fits else highest + 1}."
+    )

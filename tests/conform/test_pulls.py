@@ -122,3 +122,14 @@ def test_only_qc_failures_have_their_own_code() -> None:
     shots = [ConformedShot(shot(), status="qc_failed", error="frozen")]
     failure = ConformResult(Path("t.edl"), "cmx_3600", "x", shots, "render").failure()
     assert failure is not None and failure.code == "conform_qc_failed"
+
+
+def test_a_full_disk_is_exit_8_naming_what() -> None:
+    """ENOSPC while writing becomes disk_full (exit 8) saying what could not be written."""
+    import errno
+
+    from comfycine.conform.result import not_writable
+
+    error = not_writable(OSError(errno.ENOSPC, "No space left", "/x/y.mov"), "the delivery")
+    assert (error.code, error.exit_code) == ("disk_full", 8)
+    assert "disk is full" in error.message and "rerun" in error.hint

@@ -16,7 +16,7 @@ from ..templates.support import make_template, node
 from .support import SHIPPED, catalog, shipped, unexpected_problems
 
 VIDEO_TEMPLATES = [
-    "hunyuan-t2v", "ltx-quick", "testpattern", "upscale-video", "vace-inpaint",
+    "hunyuan-t2v", "ltx-quick", "testinvert-video", "testpattern", "upscale-video", "vace-inpaint",
     "wan22-camera", "wan22-t2v",
 ]  # fmt: skip
 STILL_TEMPLATES = sorted(set(SHIPPED) - set(VIDEO_TEMPLATES))

@@ -457,3 +457,24 @@ async def test_real_server_runs_the_embedded_prompt(
         assert json.loads(workflow) == json.loads(WORKFLOW)
         assert await _run_to_end(client, json.loads(prompt)) == "success"
     assert list((real_comfyui.base_dir / "output").glob("rerun_*.png"))
+
+
+@pytest.mark.parametrize("kind", ["prores", "h264"])
+def test_recipe_remux_keeps_a_timecode_track(kind: str, tmp_path: Path) -> None:
+    """A conformed .mov with a timecode track (ProRes or H.264) takes the recipe and keeps it."""
+    from comfycine.media.deliver import deliver
+    from comfycine.media.fit import plan_fit
+    from comfycine.media.probe import probe
+    from comfycine.takes.videotags import read_tags, remux_with_tags
+
+    from .clips import make_clip
+
+    render = make_clip(tmp_path / "render.mp4", frames=12, size=(64, 36))
+    info = probe(render)
+    made = deliver(
+        render, tmp_path / "shot", kind=kind, fit=plan_fit(info, 12, info.rate),
+        rate=info.rate, timecode_frame=86412,
+    )  # fmt: skip
+    remux_with_tags(made.path, tmp_path / "tagged.mov", {"comment": "recipe"})
+    assert read_tags(tmp_path / "tagged.mov")["comment"] == "recipe"
+    assert probe(tmp_path / "tagged.mov").timecode == "01:00:00:12"

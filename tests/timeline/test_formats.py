@@ -184,3 +184,18 @@ def test_reading_never_writes(stage: Stage) -> None:
     before = path.read_bytes()
     list_shots(read_timeline(path))
     assert path.read_bytes() == before
+
+
+def test_an_edl_read_at_too_low_a_rate_names_the_rate_to_give(tmp_path: Path) -> None:
+    """Timecodes counting to frame 24 cannot be 24 fps: the hint says --rate 25."""
+    edl = tmp_path / "pal.edl"
+    edl.write_text(
+        "TITLE: pal\nFCM: NON-DROP FRAME\n\n"
+        "001  A001 V     C        01:00:00:00 01:00:01:24 01:00:00:00 01:00:01:24\n"
+        "* FROM CLIP NAME: a.mov\n"
+    )
+    with pytest.raises(UsageError) as caught:
+        read_timeline(edl)
+    assert caught.value.code == "timeline_unreadable"
+    assert "--rate 25" in caught.value.hint
+    assert read_timeline(edl, rate=25).rate == 25
