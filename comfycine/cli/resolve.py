@@ -69,6 +69,9 @@ def send(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Render again the clips that failed before.")
     ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the clips that would go; render nothing.")
+    ] = False,
     no_validate: NoValidateOpt = False,
     events: EventsOpt = False,
     notify: NotifyOpt = None,
@@ -120,7 +123,8 @@ def send(
                         ),
                         pick,
                         on_event=view,
-                        notify=batch_hook(settings, notify),
+                        notify=None if dry_run else batch_hook(settings, notify),
+                        dry_run=dry_run,
                     )
                 ),
                 allow_spend,

@@ -83,6 +83,7 @@ async def send(
     on_event: EventHook | None = None,
     notify: NotifyHook | None = None,
     render_timeout: float = 3600.0,
+    dry_run: bool = False,
 ) -> ConformResult:
     """Send the chosen clips of the current Resolve timeline through ``options.template``."""
     from ..media.probe import probe
@@ -94,6 +95,17 @@ async def send(
     session = session or await asyncio.to_thread(open_session)
     info = session.timeline_info()
     shots: list[Shot] = session.select(pick.track, pick.marker, pick.color, pick.frames)
+    if dry_run:  # the shots chosen, nothing rendered by Resolve or sent
+        planned = ConformResult(
+            Path(f"{info.project}/{info.timeline}"),
+            "resolve",
+            options.template,
+            [ConformedShot(shot) for shot in shots],
+            deliver,
+            dry_run=True,
+        )
+        planned.notes.append(f"Timeline {info.timeline!r} of {info.project!r} at {info.rate} fps.")
+        return planned
     ident = conform_id(Path(f"resolve/{info.project}/{info.timeline}"), shots)
     folder = settings.exchange_dir / "resolve" / ident / "pulls"
     folder.mkdir(parents=True, exist_ok=True)

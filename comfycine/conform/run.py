@@ -321,6 +321,10 @@ def _write_outputs(
         )
         result.timeline = str(written.path)
         result.notes.extend(written.notes)
+        if result.source.suffix.lower() == ".fcpxmld":
+            result.notes.append(
+                "Written as a plain .fcpxml file (Final Cut imports it like the bundle)."
+            )
     report = out_dir / f"{result.source.stem}.qc.json"
     result.qc_report = str(write_report(result.to_dict(), report))
 

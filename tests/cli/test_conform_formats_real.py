@@ -87,3 +87,19 @@ def test_speed_change_is_rendered_at_source_speed_and_reported(
     shots = json.loads(result.stdout)["data"]["shots"]
     slowed = [s for s in shots if s["ignored"]]
     assert slowed and any("speed" in text for text in slowed[0]["ignored"])
+
+
+def test_a_final_cut_bundle_is_read_and_written_as_fcpxml(
+    real: RealComfyUI, isolation: Isolation, tmp_path: Path
+) -> None:
+    """An .fcpxmld bundle (Final Cut 10.6+) is conformed; the result is a plain .fcpxml."""
+    folder = tmp_path / "edit"
+    staged(folder, "edit.fcpxml")
+    bundle = folder / "edit.fcpxmld"
+    bundle.mkdir()
+    (folder / "edit.fcpxml").rename(bundle / "Info.fcpxml")
+    result = invoke("conform", str(bundle), "testinvert-video", "--relink", str(folder), "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)["data"]
+    assert Path(data["timeline"]).name == "edit.comfycine.fcpxml"
+    assert any("plain .fcpxml" in note for note in data["notes"])

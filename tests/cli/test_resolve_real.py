@@ -85,3 +85,17 @@ def test_receive_before_any_send_says_to_send(
     assert result.exit_code == 2
     error = json.loads(result.stdout)["error"]
     assert error["code"] == "resolve_nothing_sent" and "resolve send" in error["hint"]
+
+
+def test_send_dry_run_lists_the_clips_and_renders_nothing(
+    isolation: Isolation, resolve_stage: stages.Stage
+) -> None:
+    """--dry-run names the chosen clips; Resolve queues no render job and nothing is sent."""
+    result = invoke(
+        "resolve", "send", "testinvert-video", "--color", "orange", "--dry-run", "--json"
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)["data"]
+    assert [s["name"] for s in data["shots"]] == ["shot010"]
+    assert data["dry_run"] and ledger_rows(isolation) == []
+    assert not (isolation.root / "exchange" / "resolve").exists()
