@@ -31,6 +31,27 @@ DeliverOpt = Annotated[
         "or png (a PNG sequence).",
     ),
 ]
+TemplateArg = Annotated[str, typer.Argument(help="Template with a video input.")]
+MarkerOpt = Annotated[
+    str | None, typer.Option("--marker", help="Only clips under a marker of this name.")
+]
+StrictLengthOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict-length", help="Fail a clip whose render is longer or shorter (no trim/pad)."
+    ),
+]
+PromptOpt = Annotated[str | None, typer.Option("--prompt", "-p", help="The prompt for every clip.")]
+InputParamOpt = Annotated[
+    str | None, typer.Option(help="The video input the clips go into (templates with several).")
+]
+TargetsOpt = Annotated[
+    str | None,
+    typer.Option(help="Spread over targets, e.g. local,cloud (naming cloud consents)."),
+]
+RetryFailedOpt = Annotated[
+    bool, typer.Option("--retry-failed", help="Render again the clips that failed before.")
+]
 
 
 def conform(
@@ -38,13 +59,11 @@ def conform(
         str,
         typer.Argument(help="A timeline: FCPXML (.fcpxml/.fcpxmld), EDL, FCP7/Resolve XML, .otio."),
     ],
-    template: Annotated[str, typer.Argument(help="Template with a video input.")],
+    template: TemplateArg,
     track: Annotated[
         str | None, typer.Option("--track", help="Only the clips of this track (V1, a name).")
     ] = None,
-    marker: Annotated[
-        str | None, typer.Option("--marker", help="Only clips under a marker of this name.")
-    ] = None,
+    marker: MarkerOpt = None,
     color: Annotated[
         str | None, typer.Option("--color", help="Only clips or markers of this colour.")
     ] = None,
@@ -68,12 +87,7 @@ def conform(
         str | None, typer.Option("--rate", help="Frame rate of an EDL (24, 25, 23.976…).")
     ] = None,
     deliver: DeliverOpt = "render",
-    strict_length: Annotated[
-        bool,
-        typer.Option(
-            "--strict-length", help="Fail a clip whose render is longer or shorter (no trim/pad)."
-        ),
-    ] = False,
+    strict_length: StrictLengthOpt = False,
     qc_black: Annotated[
         float, typer.Option("--qc-black", help="Longest black stretch allowed (seconds).")
     ] = 0.5,
@@ -84,23 +98,14 @@ def conform(
         str | None,
         typer.Option("--output", "-o", help="Folder for the results (default: exchange output/)."),
     ] = None,
-    prompt: Annotated[
-        str | None, typer.Option("--prompt", "-p", help="The prompt for every clip.")
-    ] = None,
+    prompt: PromptOpt = None,
     sets: SetOpt = None,
-    input_param: Annotated[
-        str | None, typer.Option(help="The video input the clips go into (templates with several).")
-    ] = None,
-    targets: Annotated[
-        str | None,
-        typer.Option(help="Spread over targets, e.g. local,cloud (naming cloud consents)."),
-    ] = None,
+    input_param: InputParamOpt = None,
+    targets: TargetsOpt = None,
     concurrency: Annotated[
         str | None, typer.Option(help="Jobs in flight per target: N or local=3,cloud=1.")
     ] = None,
-    retry_failed: Annotated[
-        bool, typer.Option("--retry-failed", help="Render again the clips that failed before.")
-    ] = False,
+    retry_failed: RetryFailedOpt = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List the clips and what would run; send nothing.")
     ] = False,

@@ -6,7 +6,17 @@ from typing import Annotated, Any
 
 import typer
 
-from comfycine.cli.conform import DeliverOpt, print_conform
+from comfycine.cli.conform import (
+    DeliverOpt,
+    InputParamOpt,
+    MarkerOpt,
+    PromptOpt,
+    RetryFailedOpt,
+    StrictLengthOpt,
+    TargetsOpt,
+    TemplateArg,
+    print_conform,
+)
 from comfycine.cli.notify import NotifyOpt
 from comfycine.cli.options import (
     AllowSpendOpt,
@@ -37,13 +47,11 @@ FALLBACK = (
 
 @app.command("send")
 def send(
-    template: Annotated[str, typer.Argument(help="Template with a video input.")],
+    template: TemplateArg,
     track: Annotated[
         int | None, typer.Option("--track", help="Video track number (default 1).")
     ] = None,
-    marker: Annotated[
-        str | None, typer.Option("--marker", help="Only clips under a marker of this name.")
-    ] = None,
+    marker: MarkerOpt = None,
     color: Annotated[
         str | None, typer.Option("--color", help="Only clips of this clip colour (Orange…).")
     ] = None,
@@ -52,23 +60,12 @@ def send(
         typer.Option("--frames", help="Only clips over IN-OUT (frames from the timeline start)."),
     ] = None,
     deliver: DeliverOpt = "render",
-    strict_length: Annotated[
-        bool, typer.Option("--strict-length", help="Fail a clip whose render is longer or shorter.")
-    ] = False,
-    prompt: Annotated[
-        str | None, typer.Option("--prompt", "-p", help="The prompt for every clip.")
-    ] = None,
+    strict_length: StrictLengthOpt = False,
+    prompt: PromptOpt = None,
     sets: SetOpt = None,
-    input_param: Annotated[
-        str | None, typer.Option(help="The video input the clips go into (templates with several).")
-    ] = None,
-    targets: Annotated[
-        str | None,
-        typer.Option(help="Spread over targets, e.g. local,cloud (naming cloud consents)."),
-    ] = None,
-    retry_failed: Annotated[
-        bool, typer.Option("--retry-failed", help="Render again the clips that failed before.")
-    ] = False,
+    input_param: InputParamOpt = None,
+    targets: TargetsOpt = None,
+    retry_failed: RetryFailedOpt = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List the clips that would go; render nothing.")
     ] = False,

@@ -10,7 +10,6 @@ it instead of writing a ``-2`` copy.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from ..batch.inputs import VIDEO_EXTENSIONS
 from ..errors import ComfycineError
 from ..ledger import JobRecord
 from .pulls import Pull
+from .records import read_record, write_record
 from .result import ConformedShot, not_writable
 from .shots import Placement
 
@@ -49,11 +49,7 @@ class Deliveries:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = {}
-        self.entries: dict[str, Any] = data if isinstance(data, dict) else {}
+        self.entries: dict[str, Any] = read_record(path)
 
     @staticmethod
     def key(job: str, deliver: str, strict: bool, thresholds: tuple[float, float]) -> str:
@@ -70,10 +66,7 @@ class Deliveries:
     def record(self, key: str, entry: dict[str, Any]) -> None:
         """Remember a delivery (written at once: a crash later keeps it)."""
         self.entries[key] = entry
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temp = self.path.with_name(self.path.name + ".part")
-        temp.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
-        temp.replace(self.path)
+        write_record(self.path, self.entries)
 
 
 def finish_shot(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from .records import read_record, write_record
 from .shots import Shot
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -132,7 +133,7 @@ def make_pulls(shots: list[Shot], folder: Path, *, scan_source: bool = True) -> 
 
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder.parent / "pulls.json"  # not in the folder the batch lists
-    manifest = _read_manifest(manifest_path)
+    manifest = read_record(manifest_path)
     pulls: list[Pull] = []
     for shot in shots:
         assert shot.media is not None
@@ -151,23 +152,9 @@ def make_pulls(shots: list[Shot], folder: Path, *, scan_source: bool = True) -> 
             path.unlink(missing_ok=True)
             extract_range(shot.media, first, frames, path, timecode_frame=timecode_frame)
             manifest[path.name] = spec
-            _write_manifest(manifest_path, manifest)
+            write_record(manifest_path, manifest)
         source_scan = scan(path, rate=rate) if scan_source else None
         pulls.append(
             Pull(shot, path, first, frames, rate, timecode_frame, source_scan, info.drop_frame)
         )
     return pulls
-
-
-def _read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    temp = path.with_name(path.name + ".part")
-    temp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-    temp.replace(path)

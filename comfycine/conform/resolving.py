@@ -25,6 +25,7 @@ from ..batch.run import NotifyHook
 from ..batch.runner import EventHook
 from ..settings import Settings
 from .pulls import Pull, conform_id
+from .records import read_record, write_record
 from .result import ConformedShot, ConformResult
 from .run import RenderOptions, check_deliver, notify_end, render_pulls
 from .shots import Shot
@@ -200,11 +201,7 @@ class _PullIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = {}
-        self.entries: dict[str, str] = data if isinstance(data, dict) else {}
+        self.entries: dict[str, str] = {k: str(v) for k, v in read_record(path).items()}
 
     @staticmethod
     def key(shot: Shot) -> str:
@@ -217,6 +214,4 @@ class _PullIndex:
 
     def record(self, shot: Shot, path: Path) -> None:
         self.entries[self.key(shot)] = path.name
-        temp = self.path.with_name(self.path.name + ".part")
-        temp.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
-        temp.replace(self.path)
+        write_record(self.path, dict(self.entries))

@@ -133,3 +133,16 @@ def test_a_full_disk_is_exit_8_naming_what() -> None:
     error = not_writable(OSError(errno.ENOSPC, "No space left", "/x/y.mov"), "the delivery")
     assert (error.code, error.exit_code) == ("disk_full", 8)
     assert "disk is full" in error.message and "rerun" in error.hint
+
+
+def test_records_read_forgivingly_and_write_whole(tmp_path: Path) -> None:
+    """A damaged record reads empty; a write replaces it with exactly the mapping."""
+    from comfycine.conform.records import read_record, write_record
+
+    path = tmp_path / "work" / "delivered.json"
+    assert read_record(path) == {}
+    path.parent.mkdir()
+    path.write_text("{half")
+    assert read_record(path) == {}
+    write_record(path, {"a": 1})
+    assert read_record(path) == {"a": 1} and not path.with_name("delivered.json.part").exists()
