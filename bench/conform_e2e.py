@@ -23,10 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 RATE = 24
 GRAIN = 24  # ± levels of noise per pixel block, so x264 and ProRes have real work
@@ -77,25 +74,6 @@ def make_timeline(folder: Path, clips: int, seconds: float, size: tuple[int, int
     return path
 
 
-class Timer:
-    """Seconds spent inside wrapped functions, by name."""
-
-    def __init__(self) -> None:
-        self.spent: dict[str, float] = defaultdict(float)
-
-    def wrap(self, module: Any, name: str, label: str) -> None:
-        original: Callable[..., Any] = getattr(module, name)
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.spent[label] += time.perf_counter() - started
-
-        setattr(module, name, timed)
-
-
 def size(text: str) -> tuple[int, int]:
     """``WxH`` → (W, H)."""
     width, _, height = text.partition("x")
@@ -131,17 +109,18 @@ def main() -> None:
         )
         (work / "media").mkdir()
         timeline = make_timeline(work / "media", args.clips, args.seconds, args.size)
+        from bench.take_overhead import Spent
         from comfycine.conform import run as conform_run
         from comfycine.settings import resolve
 
-        timer = Timer()
+        timer = Spent()
         timer.wrap(conform_run, "make_pulls", "pulls")
         timer.wrap(conform_run, "finish_shot", "finish")
         timer.wrap(conform_run, "_write_outputs", "write-back")
         rows = []
         for deliver in [d.strip() for d in args.deliver.split(",") if d.strip()]:
             for attempt in ("first", "again"):
-                timer.spent.clear()
+                timer.reset()
                 started = time.perf_counter()
                 result = conform_run.conform(
                     resolve({}),
@@ -152,8 +131,8 @@ def main() -> None:
                 wall = time.perf_counter() - started
                 renders = float((result.batch or {}).get("seconds") or 0.0)
                 assert result.count("conformed") == args.clips, result.summary()
-                rows.append((deliver, attempt, wall, timer.spent["pulls"], renders,
-                             timer.spent["finish"], timer.spent["write-back"]))  # fmt: skip
+                rows.append((deliver, attempt, wall, timer.seconds["pulls"], renders,
+                             timer.seconds["finish"], timer.seconds["write-back"]))  # fmt: skip
                 print(f"{deliver} {attempt}: {wall:.2f} s", flush=True)
         frames = round(args.seconds * RATE)
         print(
