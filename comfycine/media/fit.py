@@ -15,7 +15,9 @@ action         when                                                output frame 
 ``repeat``     the clip's rate k × the render's, the frames × k    render j // k
 =============  ==================================================  =============
 
-Anything else raises :class:`FrameRateMismatch`: guessing (resampling 16 fps to 24,
+A rate within 1/10000 of the clip's (ComfyUI's ``CreateVideo`` keeps 23.976 for
+24000/1001) counts as the clip's: restamped, then trimmed or padded as at the same rate,
+with both said. Anything else raises :class:`FrameRateMismatch`: guessing (resampling 16 fps to 24,
 retiming and trimming at once) would hand the editor a shot that no longer matches
 its source, and a conform never changes a length silently. Every action but ``none``
 leaves a note, which the QC reports as a warning.
@@ -23,6 +25,7 @@ leaves a note, which the QC reports as a warning.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -32,6 +35,8 @@ from comfycine.media.probe import VideoInfo
 from comfycine.media.timecode import rate_text
 
 ACTIONS = ("none", "trim", "pad", "retime", "decimate", "repeat")
+# Rates within 1/10000 of each other are one rate saved at another precision.
+RATE_TOLERANCE = 10_000
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,19 @@ def plan_fit(
     if count < 1 or frames < 1:
         raise _mismatch(rendered, frames, rate, "nothing to map")
     clip = f"a {frames}-frame clip"
+    # ComfyUI's CreateVideo keeps the rate to 1/1000 (23.976 for 24000/1001): a rate
+    # that close is the clip's own, restamped, and a length difference is trimmed/padded.
+    restamped = have != rate and abs(have - rate) * RATE_TOLERANCE <= rate
+    if restamped:
+        was, now = f"{rate_text(have)} fps", f"{rate_text(rate)} fps"
+        fitted = plan_fit(
+            dataclasses.replace(rendered, rate=rate), frames, rate, strict_length=strict_length
+        )
+        note = f"rendered at {was}, restamped at {now} frame for frame"
+        action = fitted.action if fitted.action != "none" else "retime"
+        return dataclasses.replace(
+            fitted, action=action, source_rate=have, notes=[note, *fitted.notes]
+        )
     if have == rate:
         if count == frames:
             return FitPlan("none", count, have, frames, rate)

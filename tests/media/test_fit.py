@@ -96,3 +96,20 @@ def test_the_map_refuses_frames_outside_the_clip() -> None:
     """Asking for frame 48 of a 48-frame plan is an IndexError."""
     with pytest.raises(IndexError):
         plan_fit(rendered(48, 24), 48, R24).frame_map(48)
+
+
+def test_comfyuis_rounded_ntsc_rate_is_the_clips_own_then_trimmed() -> None:
+    """23.976 (ComfyUI's rounding) for a 24000/1001 clip: restamped, and 49 → 48 trimmed."""
+    ntsc = Fraction(24000, 1001)
+    plan = plan_fit(rendered(49, Fraction(23976, 1000)), 48, ntsc)
+    assert plan.action == "trim" and plan.source_rate == Fraction(23976, 1000)
+    assert plan.notes[0].startswith("rendered at 23.976 fps, restamped")
+    assert "trimmed the last 1" in plan.notes[1]
+    same = plan_fit(rendered(48, Fraction(23976, 1000)), 48, ntsc)
+    assert same.action == "retime" and len(same.notes) == 1
+
+
+def test_a_rate_merely_near_is_not_taken_for_the_clips() -> None:
+    """25 fps is not 24 fps: with another count it is still refused."""
+    with pytest.raises(FrameRateMismatch):
+        plan_fit(rendered(49, 25), 48, R24)
