@@ -404,12 +404,14 @@ class FaultProxy(LoopThread):
             pause = self.delay + (len(piece) / self.rate if self.rate else 0.0)
             if pause > 0:
                 await asyncio.sleep(pause)
-            writer.write(piece)
-            await writer.drain()
+            # Counted as handed over, before the drain: the peer may read the bytes (and
+            # a test check the count) before drain() returns to this task.
             if upward:
                 self.bytes_up += len(piece)
             else:
                 self.bytes_down += len(piece)
+            writer.write(piece)
+            await writer.drain()
 
 
 @pytest.fixture
