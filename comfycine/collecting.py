@@ -30,6 +30,7 @@ from pathlib import Path
 from .errors import ComfycineError, OutputNotWritable, TargetUnreachable, recordable
 from .journal import Journal
 from .ledger import JobRecord
+from .ledger import needs_collection as needs_collection  # re-exported: its old home
 from .transport import ComfyClient, OutputRef
 from .transport.downloads import download_output, output_path
 from .transport.partfiles import sweep_stale_parts
@@ -151,18 +152,6 @@ def output_refs(record: JobRecord) -> list[OutputRef]:
         if ref.type == "output":
             refs.append(ref)
     return refs
-
-
-def needs_collection(record: JobRecord) -> bool:
-    """A job rendered on its server whose outputs are not (all) on disk yet.
-
-    Status ``rendered``; or, recorded by older versions, ``failed`` with
-    ``download_failed`` and the server's outputs known.
-    """
-    if record.status == "rendered":
-        return True
-    code = (record.error or {}).get("code")
-    return record.status == "failed" and code == "download_failed" and bool(record.remote_outputs)
 
 
 async def collect_outputs(

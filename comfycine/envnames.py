@@ -39,6 +39,9 @@ ENV_CLOUD_API = "COMFYCINE_CLOUD_API"
 ENV_SIDECARS = "COMFYCINE_SIDECARS"
 ENV_CLOUD_RATE = "COMFYCINE_CLOUD_RATE"
 ENV_CLOUD_CREDITS_PER_USD = "COMFYCINE_CLOUD_CREDITS_PER_USD"
+# Claude Code's own (not a setting): its user folder when not ~/.claude. install-commands
+# and doctor's claude rung look there, as Claude Code does.
+ENV_CLAUDE_CONFIG_DIR = "CLAUDE_CONFIG_DIR"
 
 # field name -> environment names, first match wins
 ENV_NAMES: dict[str, tuple[str, ...]] = {

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import (
     CloudAccountError,
@@ -38,7 +38,9 @@ from .spend import check_graph, check_job
 from .targets import Target, resolve_target
 from .templates import Template, bind_values, load_template, render_graph, template_dirs
 from .transport import ComfyClient
-from .transport.updates import JobUpdates
+
+if TYPE_CHECKING:
+    from .transport.updates import JobUpdates
 
 
 def target_url(settings: Settings, target: str | None) -> tuple[str, str]:
@@ -456,7 +458,9 @@ async def _preflight(
 
 
 def _as_updates(reached: Any) -> JobUpdates | None:
-    return reached if isinstance(reached, JobUpdates) else None
+    # What the connection future gives: the opened updates, or None for a detached job
+    # (``reachable()`` answers None), whose submission needs no socket nor websockets.
+    return cast("JobUpdates | None", reached)
 
 
 async def _settle(reaching: asyncio.Future[Any]) -> JobUpdates | None:

@@ -1,17 +1,17 @@
 """``wait``, ``status`` and ``cancel``: following and steering jobs already submitted.
 
 Each reads the ledger first (a job id, a unique prefix or ``last``) and asks the job's
-own server, whatever the current settings point at.
+own server, whatever the current settings point at. A job the ledger answers for (a
+finished one) costs no import of the transport or of asyncio: agents call ``status``
+and ``wait`` often, each a fresh process.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .collecting import needs_collection
 from .errors import (
     ComfycineError,
     JobFailed,
@@ -20,18 +20,24 @@ from .errors import (
     UsageError,
     recordable,
 )
-from .jobs import FollowOptions, JobRunner, Observer
-from .journal import Journal
-from .ledger import JobRecord, Ledger
+from .ledger import JobRecord, Ledger, needs_collection
 from .results import JobResult, interrupted_error, outcome_result
-from .settings import Settings
-from .targets import client_for
-from .transport import ComfyClient
+
+if TYPE_CHECKING:
+    from .jobs import Observer
+    from .settings import Settings
+    from .transport import ComfyClient
 
 
 async def _wait(
     settings: Settings, ref: str, timeout: float | None, observer: Observer | None
 ) -> JobResult:
+    import asyncio
+
+    from .jobs import FollowOptions, JobRunner
+    from .journal import Journal
+    from .targets import client_for
+
     async with Journal(settings.ledger_path, secrets=settings.secret_values) as journal:
         record = await journal.find(ref)
         if record.status == "succeeded" and record.outputs:
@@ -71,6 +77,12 @@ def wait(
 ) -> JobResult:
     """Follow a (detached) job until it ends or ``timeout`` passes; download its outputs."""
     try:
+        with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
+            record = ledger.find(ref)
+        if record.status == "succeeded" and record.outputs:
+            return JobResult.from_record(record)  # home already: what _wait answers first
+        import asyncio
+
         return asyncio.run(_wait(settings, ref, timeout, observer))
     except ComfycineError as exc:
         job = exc.details.get("job")
@@ -121,6 +133,8 @@ def job_view(record: JobRecord, live: str | None = None) -> dict[str, Any]:
 
 async def _live_state(settings: Settings, record: JobRecord) -> tuple[str | None, JobRecord]:
     """Ask the server about an unfinished job; None when it cannot answer."""
+    from .targets import client_for
+
     try:
         async with client_for(settings, record.target, record.server_url) as c:
             sighting = await c.locate(record.id)
@@ -156,6 +170,8 @@ def status(settings: Settings, ref: str | None = None, *, limit: int = 20) -> St
             # Rendered: the server has nothing more to say; only the download is left.
             live = f"rendered, not downloaded: run comfycine wait {record.id[:8]}"
         elif not record.is_terminal:
+            import asyncio
+
             live, record = asyncio.run(_live_state(settings, record))
             record = _refresh(ledger, record, live)
     return StatusResult([job_view(record, live)], single=True)
@@ -186,6 +202,8 @@ STOP_POLL = 0.2
 
 async def _stopped(client: ComfyClient, job_id: str, wait: float) -> bool:
     """Whether the job left the running slot within ``wait`` seconds."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     until = loop.time() + wait
     while True:
@@ -197,6 +215,8 @@ async def _stopped(client: ComfyClient, job_id: str, wait: float) -> bool:
 
 
 async def _cancel(settings: Settings, ref: str, force: bool) -> CancelResult:
+    from .targets import client_for
+
     with Ledger.open(settings.ledger_path, secrets=settings.secret_values) as ledger:
         record = ledger.find(ref)
         if record.is_terminal or needs_collection(record):
@@ -286,4 +306,6 @@ def cancel(settings: Settings, ref: str, *, force: bool = False) -> CancelResult
     ``force`` escalates when the interrupt is ignored: ``POST /free``, then a report
     (exit 5, ``cancel_ignored``) if the job still runs.
     """
+    import asyncio
+
     return asyncio.run(_cancel(settings, ref, force))

@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .collecting import collect_outputs, collect_rendered
 from .errors import (
     ComfycineError,
     JobFailed,
@@ -41,15 +40,15 @@ from .outcomes import (
 from .progress import JobProgress
 from .stall import DEFAULT_STALL_AFTER, StallWatch, stall_text
 from .transport import ComfyClient, HistoryEntry, OutputRef
-from .transport import events as ev
 from .transport.polling import locate_job
 from .transport.reconnect import DEFAULT_WINDOW, Link, OutageNotice, OutageTooLong, is_outage
-from .transport.updates import JobUpdates, Resync
 from .transport.uploads import upload_media
 from .transport.v2answers import IdempotencyKeyReused
 
 if TYPE_CHECKING:
     from .settings import Settings
+    from .transport import events as ev
+    from .transport.updates import JobUpdates
 
 # Without any event for this long, ask /history and /queue directly (missed events,
 # a proxy that swallowed the socket); cheap on the server.
@@ -62,7 +61,8 @@ OUTAGE_LINE_EVERY = 30.0
 END_MARKER_GRACE = 1.0
 HISTORY_RETRIES = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.5)
 
-Observer = Callable[[JobProgress, ev.Event | None], None]
+# The events module (15 dataclasses) loads only when a job is followed.
+Observer = Callable[[JobProgress, "ev.Event | None"], None]
 
 
 def new_ids() -> tuple[str, str]:
@@ -146,6 +146,9 @@ class JobRunner:
         return updates
 
     def _updates(self, client_id: str) -> JobUpdates:
+        # Imported here: a detached submission needs neither the socket nor websockets.
+        from .transport.updates import JobUpdates
+
         return JobUpdates(
             self.client, client_id, mode=self.options.transport, on_notice=self._notice
         )
@@ -394,6 +397,8 @@ class JobRunner:
     async def _follow(
         self, record: JobRecord, state: _Follow, *, attach: bool, download: bool
     ) -> JobOutcome:
+        from .transport.updates import Resync
+
         loop = asyncio.get_running_loop()
         titles = node_titles(record.graph)
         updates = state.updates
@@ -430,6 +435,8 @@ class JobRunner:
         return await self._finish(record, state, history, titles, download=download)
 
     async def _handle(self, record: JobRecord, state: _Follow, event: ev.Event) -> None:
+        from .transport import events as ev
+
         prompt_id = ev.event_prompt_id(event)
         if isinstance(event, ev.Status):
             # Only worth a /queue request when others may be ahead of us.
@@ -590,6 +597,8 @@ class JobRunner:
             )
 
             # A failure leaves the job `rendered` (never failed) and names it; see collecting.
+            from .collecting import collect_outputs
+
             paths = await collect_outputs(
                 self.client,
                 self.ledger,
@@ -638,6 +647,8 @@ class JobRunner:
         as in :meth:`follow`; ``timeout`` passing raises :class:`StillRunning`
         (``still_downloading``), the part files kept for the next ``wait``.
         """
+        from .collecting import collect_rendered
+
         bound = asyncio.timeout(timeout)
         try:
             async with bound:

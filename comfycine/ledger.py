@@ -128,6 +128,18 @@ class JobRecord:
 _FIELDS = tuple(f.name for f in dataclasses.fields(JobRecord))
 
 
+def needs_collection(record: JobRecord) -> bool:
+    """A job rendered on its server whose outputs are not (all) on disk yet.
+
+    Status ``rendered``; or, recorded by older versions, ``failed`` with
+    ``download_failed`` and the server's outputs known.
+    """
+    if record.status == "rendered":
+        return True
+    code = (record.error or {}).get("code")
+    return record.status == "failed" and code == "download_failed" and bool(record.remote_outputs)
+
+
 def scrub_secrets(value: Any) -> Any:
     """A copy of ``value`` with every mapping key named like a credential removed."""
     if isinstance(value, dict):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .transport import events as ev
+if TYPE_CHECKING:
+    from .transport import events as ev
 
 
 @dataclass
@@ -69,6 +70,8 @@ class JobProgress:
 
     def apply(self, event: ev.Event) -> None:
         """Fold one event (already known to concern this job) into the snapshot."""
+        from .transport import events as ev  # its 15 dataclasses: only when following
+
         if isinstance(event, ev.ExecutionStart):
             self.phase, self.queue_position = "running", 0
         elif isinstance(event, ev.ExecutionCached):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import Interrupted
 from .ledger import JobRecord
-from .outcomes import JobOutcome
+
+if TYPE_CHECKING:
+    from .outcomes import JobOutcome
 
 
 @dataclass

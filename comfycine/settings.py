@@ -8,12 +8,13 @@ passed down explicitly.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from typing import TYPE_CHECKING, Any, Literal
 
 from .envnames import (
     ENV_DOTENV,
@@ -26,6 +27,9 @@ from .envnames import (
 )
 from .errors import UsageError
 from .urls import check_url, shown_url, url_passwords
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
 DEFAULT_CLOUD_URL = "https://cloud.comfy.org"
@@ -68,10 +72,45 @@ def default_config_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "comfycine"
 
 
-class Settings(BaseModel):
-    """Everything a command needs to know about its environment, resolved once."""
+class SecretStr:
+    """A secret setting: shown as ``**********``, read with :meth:`get_secret_value`.
 
-    model_config = ConfigDict(frozen=True)
+    The same behaviour as pydantic's ``SecretStr`` (repr, str, equality), without
+    importing pydantic on every command.
+    """
+
+    __slots__ = ("_secret_value",)
+
+    def __init__(self, secret_value: str) -> None:
+        self._secret_value = secret_value
+
+    def get_secret_value(self) -> str:
+        """The secret itself."""
+        return self._secret_value
+
+    def __str__(self) -> str:
+        return "**********" if self._secret_value else ""
+
+    def __repr__(self) -> str:
+        return f"SecretStr({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStr) and other._secret_value == self._secret_value
+
+    def __hash__(self) -> int:
+        return hash(self._secret_value)
+
+    def __len__(self) -> int:
+        return len(self._secret_value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything a command needs to know about its environment, resolved once.
+
+    Built by :func:`resolve`, which checks every value; ``model_dump`` and
+    ``model_dump_json`` give pydantic's dumps (secrets masked).
+    """
 
     comfyui_url: str = DEFAULT_COMFYUI_URL
     cloud_url: str = DEFAULT_CLOUD_URL
@@ -91,15 +130,15 @@ class Settings(BaseModel):
     targets: str | None = None
     # The Tailscale CLI, when it is neither on PATH nor in the macOS app bundle.
     tailscale_cli: str | None = None
-    # How long a followed job's server may stay out of reach (seconds) before giving up:
-    # hotel Wi-Fi and relayed Tailscale links drop for seconds to minutes.
-    outage_window: float = Field(default=DEFAULT_OUTAGE_WINDOW, gt=0)
+    # How long a followed job's server may stay out of reach (seconds, > 0) before
+    # giving up: hotel Wi-Fi and relayed Tailscale links drop for seconds to minutes.
+    outage_window: float = DEFAULT_OUTAGE_WINDOW
     # How a job is followed: the event socket with polling as the fallback (auto), or
     # only one of the two (ws, poll).
     transport: Literal["auto", "ws", "poll"] = "auto"
-    # A running job with no progress, queue or history change for this long (seconds)
-    # is reported as stalled (never cancelled): long video nodes are silent for minutes.
-    stall_after: float = Field(default=DEFAULT_STALL_AFTER, gt=0)
+    # A running job with no progress, queue or history change for this long (seconds,
+    # > 0) is reported as stalled (never cancelled): long video nodes are silent for minutes.
+    stall_after: float = DEFAULT_STALL_AFTER
     # Which Comfy Cloud API runs jobs: Comfy API v2 with v1 where v2 is not served
     # (auto), or one of them only. v1 is deprecated; it stays for what v2 lacks.
     cloud_api: Literal["auto", "v2", "v1"] = "auto"
@@ -107,23 +146,13 @@ class Settings(BaseModel):
     # written inside PNG and video files): off for folders an editor watches strictly.
     sidecars: bool = True
     # What Comfy Cloud charges (cost estimates only; the service bills what it measures).
-    cloud_rate: float = Field(default=DEFAULT_CLOUD_RATE, gt=0)
-    cloud_credits_per_usd: float = Field(default=DEFAULT_CLOUD_CREDITS_PER_USD, gt=0)
+    cloud_rate: float = DEFAULT_CLOUD_RATE
+    cloud_credits_per_usd: float = DEFAULT_CLOUD_CREDITS_PER_USD
     # Where each value came from ("flag", "env", ".env", "default"): shown by doctor.
-    sources: dict[str, str] = {}
+    sources: dict[str, str] = dataclass_field(default_factory=dict)
     # COMFYCINE_TARGET_<NAME>_TOKEN / _USER / _PASSWORD, variable name -> value, each
     # from the environment, else .env (targets.py turns them into a TargetAuth).
-    target_credentials: dict[str, SecretStr] = {}
-
-    @field_validator("comfyui_url", "cloud_url", "telegram_api_url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        return check_url(value)
-
-    @field_validator("workflow_dir", "output_dir", "exchange_dir", "data_dir", "cache_dir")
-    @classmethod
-    def _expand(cls, value: Path | None) -> Path | None:
-        return None if value is None else Path(os.path.expanduser(str(value)))
+    target_credentials: dict[str, SecretStr] = dataclass_field(default_factory=dict)
 
     @property
     def extra_targets(self) -> dict[str, str]:
@@ -134,22 +163,6 @@ class Settings(BaseModel):
             if sep and name.strip() and url.strip():
                 found[name.strip().lower()] = url.strip().rstrip("/")
         return found
-
-    @field_validator("targets")
-    @classmethod
-    def _check_targets(cls, value: str | None) -> str | None:
-        for item in (value or "").split(","):
-            if not item.strip():
-                continue
-            name, sep, url = item.partition("=")
-            entry = shown_url(item.strip())
-            if not sep or not name.strip():
-                raise ValueError(f"the entry {entry!r} is not name=http://host:port")
-            try:
-                check_url(url)
-            except ValueError as exc:
-                raise ValueError(f"in the entry {entry!r}, {exc}") from None
-        return value
 
     @property
     def secret_values(self) -> tuple[str, ...]:
@@ -174,6 +187,84 @@ class Settings(BaseModel):
     def ledger_path(self) -> Path:
         """The SQLite job ledger."""
         return self.data_dir / "ledger.sqlite3"
+
+    def model_dump(self, **options: Any) -> dict[str, Any]:
+        """pydantic's ``model_dump`` of these settings (secrets stay masked)."""
+        from .settingsmodel import as_model
+
+        return as_model(self).model_dump(**options)
+
+    def model_dump_json(self, **options: Any) -> str:
+        """pydantic's ``model_dump_json`` of these settings (secrets masked)."""
+        from .settingsmodel import as_model
+
+        return as_model(self).model_dump_json(**options)
+
+
+def check_targets(value: str | None) -> str | None:
+    """``COMFYCINE_TARGETS`` as given, or ValueError naming its first bad entry."""
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, url = item.partition("=")
+        entry = shown_url(item.strip())
+        if not sep or not name.strip():
+            raise ValueError(f"the entry {entry!r} is not name=http://host:port")
+        try:
+            check_url(url)
+        except ValueError as exc:
+            raise ValueError(f"in the entry {entry!r}, {exc}") from None
+    return value
+
+
+def expand_dir(value: Path | None) -> Path | None:
+    """A directory setting with ``~`` expanded."""
+    return None if value is None else Path(os.path.expanduser(str(value)))
+
+
+_URL_FIELDS = frozenset({"comfyui_url", "cloud_url", "telegram_api_url"})
+_DIR_FIELDS = frozenset({"workflow_dir", "output_dir", "exchange_dir", "data_dir", "cache_dir"})
+_TEXT_FIELDS = frozenset({"notify_command", "telegram_chat_id", "targets", "tailscale_cli"})
+_SECRET_FIELDS = frozenset({"cloud_api_key", "telegram_bot_token"})
+_BOOL_FIELDS = frozenset({"debug", "sidecars"})
+_POSITIVE_FIELDS = frozenset(
+    {"outage_window", "stall_after", "cloud_rate", "cloud_credits_per_usd"}
+)
+_CHOICES = {"transport": ("auto", "ws", "poll"), "cloud_api": ("auto", "v2", "v1")}
+_PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+def _plain_value(name: str, value: Any) -> Any:
+    """The field's value when ``value`` is plainly valid, else ValueError.
+
+    Plainly valid means what every release of pydantic takes the same way; anything
+    else (and every error) goes to the pydantic model, for its exact checks and messages.
+    """
+    if name in _URL_FIELDS and isinstance(value, str):
+        return check_url(value)
+    if name in _DIR_FIELDS and (isinstance(value, Path) or (isinstance(value, str) and value)):
+        return expand_dir(Path(value))
+    if name in _TEXT_FIELDS and isinstance(value, str):
+        return check_targets(value) if name == "targets" else value
+    if name in _SECRET_FIELDS and isinstance(value, str):
+        return SecretStr(value)
+    if name in _BOOL_FIELDS and isinstance(value, bool):
+        return value
+    if name in _POSITIVE_FIELDS:
+        number = (
+            float(value) if isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value) else value
+        )
+        if isinstance(number, float) and number > 0:
+            return number
+    if name in _CHOICES and value in _CHOICES[name]:
+        return value
+    raise ValueError(name)
+
+
+def _build(values: Mapping[str, Any], **rest: Any) -> Settings:
+    """The settings from plainly valid ``values``; ValueError when one is not."""
+    names = {f.name for f in fields(Settings)}
+    return Settings(**{k: _plain_value(k, v) for k, v in values.items() if k in names}, **rest)
 
 
 def find_dotenv(env: Mapping[str, str], cwd: Path | None = None) -> Path | None:
@@ -207,7 +298,6 @@ def _lookup(names: tuple[str, ...], source: Mapping[str, str]) -> tuple[str, str
 
 # The command-line flags that set a field, named in errors instead of the variable.
 _FLAG_NAMES = {"comfyui_url": "--url", "exchange_dir": "--exchange", "transport": "--transport"}
-_SECRET_FIELDS = frozenset({"cloud_api_key", "telegram_bot_token"})
 
 
 def _invalid(
@@ -287,9 +377,18 @@ def resolve(
     credentials = target_auth_variables(dotenv)
     credentials.update(target_auth_variables(env))
     _check_target_credentials(credentials, env, dotenv_file)
+    secrets = {name: SecretStr(value) for name, value in credentials.items()}
     try:
-        secrets = {name: SecretStr(value) for name, value in credentials.items()}
-        return Settings(**values, sources=sources, target_credentials=secrets)
+        return _build(values, sources=sources, target_credentials=secrets)
+    except ValueError:
+        pass
+    # A value not plainly valid: pydantic decides, with its own messages.
+    from pydantic import ValidationError
+
+    from .settingsmodel import validated
+
+    try:
+        return validated(values, sources=sources, target_credentials=secrets)
     except ValidationError as exc:
         raise _invalid(exc, labels, sources) from None
 

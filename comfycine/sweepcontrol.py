@@ -7,15 +7,15 @@ turn through the one-job code path, so a take already home costs nothing.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .collecting import needs_collection
 from .errors import JobFailed, StillRunning, UsageError, recordable
 from .jobcontrol import _wait, job_view
-from .jobs import Observer
-from .ledger import JobRecord, Ledger
-from .settings import Settings
+from .ledger import JobRecord, Ledger, needs_collection
+
+if TYPE_CHECKING:
+    from .jobs import Observer
+    from .settings import Settings
 
 
 def is_sweep_ref(ref: str | None) -> bool:
@@ -110,6 +110,8 @@ def _home(record: JobRecord) -> bool:
 async def _wait_all(
     settings: Settings, records: list[JobRecord], timeout: float | None, observer: Observer | None
 ) -> dict[str, Any]:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     jobs: list[dict[str, Any]] = []
@@ -148,6 +150,8 @@ def wait_sweep(
         records = takes_of(ledger, ref)
     if not records:
         return None
+    import asyncio
+
     data = asyncio.run(_wait_all(settings, records, timeout, observer))
     if data["failed"]:
         failed = data["failed"]

@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 
 from comfycine.cli.main import run
-from comfycine.envnames import ENV_DOTENV, ENV_NAMES, target_auth_variables
+from comfycine.envnames import (
+    ENV_CLAUDE_CONFIG_DIR,
+    ENV_DOTENV,
+    ENV_NAMES,
+    target_auth_variables,
+)
 
 
 @dataclass
@@ -88,6 +93,7 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Isolation:
     for name in target_auth_variables(dict(os.environ)):
         monkeypatch.delenv(name)
     monkeypatch.delenv(ENV_DOTENV, raising=False)
+    monkeypatch.delenv(ENV_CLAUDE_CONFIG_DIR, raising=False)  # Claude Code's folder: HOME's
     iso = Isolation(tmp_path, tmp_path / "out", tmp_path / "data", tmp_path / "workflows")
     iso.workflow_dir.mkdir()
     monkeypatch.setenv("COMFYCINE_OUTPUT_DIR", str(iso.output_dir))

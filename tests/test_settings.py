@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from comfycine.envnames import ENV_NAMES, quick_setting, secret_values
 from comfycine.errors import UsageError
-from comfycine.settings import resolve
+from comfycine.settings import SecretStr, Settings, resolve
 
 ENV_EXAMPLE = Path(__file__).parent.parent / ".env.example"
 
@@ -183,3 +186,88 @@ def test_secret_values_never_fail_on_a_dotenv_not_utf8(tmp_path: Path) -> None:
     assert any(
         v.startswith("comfyui-k") for v in secret_values({"COMFYCINE_ENV_FILE": str(dotenv)})
     )
+
+
+def test_plain_settings_do_not_import_pydantic() -> None:
+    """Resolving plainly valid settings loads no pydantic (~0.1 s per command)."""
+    code = (
+        "import sys\n"
+        "from comfycine.settings import resolve\n"
+        "resolve({'transport': 'poll'}, {'COMFYCINE_OUTAGE_WINDOW': '30', 'COMFY_CLOUD_API_KEY': "
+        "'k', 'COMFYCINE_TARGETS': 'a=http://h:1'}, read_dotenv_file=False)\n"
+        "print('pydantic' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30", 30.0), ("0.5", 0.5), ("1e3", 1000.0), (" 30 ", 30.0)]
+)
+def test_numbers_pydantic_reads_are_read_the_same(text: str, seconds: float) -> None:
+    """A number only pydantic's parser takes (1e3, spaces) is still read, as before."""
+    env = {"COMFYCINE_OUTAGE_WINDOW": text}
+    assert resolve({}, env, read_dotenv_file=False).outage_window == seconds
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("COMFYCINE_TRANSPORT", "WS", "Input should be 'auto', 'ws' or 'poll'"),
+        ("COMFYCINE_CLOUD_API", "v3", "Input should be 'auto', 'v2' or 'v1'"),
+        ("COMFYCINE_STALL_AFTER", "0", "Input should be greater than 0"),
+        ("COMFYCINE_CLOUD_RATE", "cheap", "Input should be a valid number"),
+    ],
+)
+def test_bad_values_keep_pydantic_messages(name: str, value: str, message: str) -> None:
+    """A value that is not plainly valid is judged by pydantic, with its message."""
+    with pytest.raises(UsageError) as info:
+        resolve({}, {name: value}, read_dotenv_file=False)
+    assert info.value.code == "invalid_setting"
+    assert f"{name}={value!r}: {message}" in info.value.message, info.value.message
+
+
+def test_settings_model_has_the_same_fields_and_defaults() -> None:
+    """The pydantic model that judges odd values mirrors Settings field for field."""
+    from comfycine.settingsmodel import SettingsModel
+
+    ours = {f.name: f for f in dataclasses.fields(Settings)}
+    assert list(SettingsModel.model_fields) == list(ours)
+    for name, info in SettingsModel.model_fields.items():
+        field = ours[name]
+        if info.is_required():
+            assert field.default is dataclasses.MISSING, name
+        elif field.default_factory is not dataclasses.MISSING:
+            assert info.default == field.default_factory(), name
+        else:
+            assert info.default == field.default, name
+
+
+def test_secrets_print_like_pydantic_secrets() -> None:
+    """A secret setting shows as stars in repr and str, and compares by value."""
+    from pydantic import SecretStr as PydanticSecret
+
+    for value in ("comfyui-k1", ""):
+        ours, theirs = SecretStr(value), PydanticSecret(value)
+        assert (repr(ours), str(ours), len(ours)) == (repr(theirs), str(theirs), len(theirs))
+        assert ours.get_secret_value() == value and ours == SecretStr(value)
+    assert SecretStr("a") != SecretStr("b")
+
+
+def test_every_setting_has_a_plain_check() -> None:
+    """Each field is checked without pydantic (a forgotten one would load it every run)."""
+    from comfycine import settings as module
+
+    kinds = (
+        module._URL_FIELDS
+        | module._DIR_FIELDS
+        | module._TEXT_FIELDS
+        | module._SECRET_FIELDS
+        | module._BOOL_FIELDS
+        | module._POSITIVE_FIELDS
+        | set(module._CHOICES)
+    )
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    assert fields - {"sources", "target_credentials"} == kinds

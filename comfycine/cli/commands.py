@@ -1,4 +1,4 @@
-"""``install-commands``: put the Claude Code slash commands where Claude Code finds them."""
+"""``install-commands``: put the slash commands and the skill where Claude Code finds them."""
 
 from __future__ import annotations
 
@@ -12,35 +12,50 @@ from comfycine.cli.render import Output
 
 def _print_install(out: Output, data: dict[str, Any]) -> None:
     for item in data["files"]:
-        out.write_stdout(f"{item['action']:9} {item['path']}")
+        if item["action"] != "absent":
+            out.write_stdout(f"{item['action']:9} {item['path']}")
     if data["kept"]:
-        out.info(
-            "Kept your edited version of: " + ", ".join(data["kept"]) + " (--force replaces them)."
-        )
-    out.info("Restart Claude Code to load new commands; then type / to see them.")
+        verb = "Kept" if data["removed"] else "Kept your edited version of"
+        out.info(f"{verb}: " + ", ".join(data["kept"]) + " (--force takes them too).")
+    claude = data["claude"]
+    for problem in claude["problems"]:
+        out.info(f"Warning: {problem['message']}\n  fix: {problem['fix']}")
+    if not data["removed"]:
+        out.info("Restart Claude Code to load new commands; then type / to see them.")
+    out.info(f"Claude Code: {claude['summary']}.")
 
 
 def install_commands(
     user: Annotated[
-        bool, typer.Option("--user", help="Into ~/.claude/commands: every project (default).")
+        bool,
+        typer.Option(
+            "--user", help="Into ~/.claude (or $CLAUDE_CONFIG_DIR): every project (default)."
+        ),
     ] = False,
     project: Annotated[
-        bool, typer.Option("--project", help="Into ./.claude/commands: this project only.")
+        bool, typer.Option("--project", help="Into ./.claude: this project only.")
     ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace command files you edited too.")
+        bool, typer.Option("--force", help="Replace (or remove) files you edited too.")
+    ] = False,
+    remove: Annotated[
+        bool,
+        typer.Option("--remove", help="Remove the copy instead (keep the plugin, say)."),
     ] = False,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Install the /comfy-* slash commands for Claude Code (safe to run again)."""
+    """Install the /comfy-* slash commands and the comfycine skill for Claude Code.
+
+    They go to commands/ and skills/comfycine/ of the chosen folder (safe to run again).
+    Also says whether Claude Code has the comfycine plugin too, and which one it uses.
+    """
+    from comfycine.claudesetup import install_copy
     from comfycine.errors import UsageError
-    from comfycine.slashcommands import commands_dir
-    from comfycine.slashcommands import install_commands as install
 
     if user and project:
         raise UsageError(
             "Choose --user or --project, not both.", hint="See: comfycine install-commands --help"
         )
-    result = install(commands_dir("project" if project else "user"), force=force)
-    Output("install-commands", as_json=json).success(result.to_dict(), _print_install)
+    data = install_copy("project" if project else "user", force=force, remove=remove)
+    Output("install-commands", as_json=json).success(data, _print_install)

@@ -196,12 +196,12 @@ def _cloud_quote(
     settings: Any, template: str, sets: list[str] | None, overrides: dict[str, str]
 ) -> Callable[[], dict[str, Any] | None]:
     """What this job would cost on Comfy Cloud, worked out once (before it runs there)."""
-    from comfycine.cloudcost import estimate_template_job
-
     found: list[dict[str, Any] | None] = []
 
     def quote() -> dict[str, Any] | None:
         if not found:
+            from comfycine.cloudcost import estimate_template_job
+
             found.append(
                 estimate_template_job(
                     settings, template, assignments=sets or [], overrides=overrides
@@ -334,9 +334,6 @@ def wait(
 
 
 def _print_status(output: Output, data: dict[str, Any]) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
     jobs = [data["job"]] if "job" in data else data.get("jobs", [])
     if not jobs:
         output.info("No jobs yet. Start one with: comfycine generate testpattern")
@@ -358,6 +355,9 @@ def _print_status(output: Output, data: dict[str, Any]) -> None:
                 f"(comfycine cancel --force {str(job['job'])[:8]} stops it)"
             )
         return
+    from rich.markup import escape  # the table only: one job prints plain lines
+    from rich.table import Table
+
     table = Table("job", "status", "template", "target", "seconds", "outputs", box=None)
     for job in jobs:
         table.add_row(

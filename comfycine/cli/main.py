@@ -46,9 +46,10 @@ def run(argv: list[str]) -> int:
     as_json = "--json" in argv or "--events" in argv
     output = Output(_command_name(argv), as_json=as_json, secrets=lambda: _secret_values(argv))
     try:
-        # Only the named command's group: a run that names one does not build them all.
+        # Only the named command: a run that names one does not build them all.
         first = argv[0] if argv and not argv[0].startswith("-") else None
-        app = build_app(first)
+        second = argv[1] if first and len(argv) > 1 and not argv[1].startswith("-") else None
+        app = build_app(first, second, listing=_lists_commands(argv, first))
         command = typer.main.get_command(app)
         result = command.main(args=argv, prog_name="comfycine", standalone_mode=False)
         return int(result) if isinstance(result, int) else ExitCode.OK
@@ -82,6 +83,15 @@ def run(argv: list[str]) -> int:
         )
         output.error(bug)
         return int(ExitCode.UNEXPECTED)
+
+
+def _lists_commands(argv: list[str], first: str | None) -> bool:
+    """Whether the run may only print a help that lists commands (the root's, or a
+    group's when ``first`` names one): ``comfycine``, ``--help``, ``GROUP``, ``GROUP -h``."""
+    helps = (["-h"], ["--help"])
+    if first is None:
+        return not argv or argv in helps
+    return len(argv) == 1 or argv[1:] in helps
 
 
 def _diagnosed(exc: ComfycineError) -> ComfycineError:

@@ -20,6 +20,7 @@ from ..settings import Settings, resolve
 from ..targetkinds import DEPLOYMENT, V2
 from ..targets import Target, resolve_target
 from .checks import OK, Check, DoctorReport, skipped
+from .claude import check_claude
 from .network import (
     check_dns,
     check_gpu,
@@ -54,6 +55,7 @@ LADDER = (
     "cloud",
     "notify",
     "security",
+    "claude",
 )
 _SERVER_RUNGS = ("http", "websocket", "gpu", "job", "templates")
 
@@ -171,6 +173,7 @@ async def run_ladder(
                     await task
     checks["notify"] = check_notify(settings)
     checks["security"] = check_security(chosen, host, addresses)
+    checks["claude"] = check_claude()
     return DoctorReport(chosen.name, chosen.shown_url, [checks[n] for n in LADDER], deep)
 
 

@@ -5,6 +5,8 @@ settings, wraps its progress observer with :meth:`observe` (the 10-minute "still
 rendering" notice), and reports the outcome with :meth:`done` or :meth:`failed`. Only
 final outcomes notify: a wait that ends with the job still running sends nothing, so a
 job waited on in slices notifies once. Nothing here can fail the command.
+
+The senders are imported only when a channel is on: they pull in httpx and asyncio.
 """
 
 from __future__ import annotations
@@ -15,9 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ComfycineError, ExitCode
-from .messages import Notice, batch_done_notice, job_done_notice, job_failed_notice
-from .notifier import Notifier, notify_enabled
-from .reminder import remind_when_long
 
 if TYPE_CHECKING:
     from ..jobs import Observer
@@ -35,8 +34,12 @@ class JobNotifications:
     """Notifications for one command's job, or none when disabled or not configured."""
 
     def __init__(self, settings: Settings, flag: bool | None, *, label: str | None = None):
-        enabled = notify_enabled(flag, settings)
-        self.notifier = Notifier.from_settings(settings) if enabled else None
+        enabled = flag if flag is not None else channel_configured(settings)
+        self.notifier = None
+        if enabled:
+            from .notifier import Notifier
+
+            self.notifier = Notifier.from_settings(settings)
         self.label = label
         self.outcomes: list[dict[str, object]] = []
 
@@ -44,6 +47,8 @@ class JobNotifications:
         """``inner`` wrapped with the one-time still-rendering reminder."""
         if self.notifier is None:
             return inner
+        from .reminder import remind_when_long
+
         return remind_when_long(self.notifier, inner=inner, label=self.label)
 
     @contextlib.contextmanager
@@ -58,6 +63,8 @@ class JobNotifications:
     def done(self, result: JobResult) -> None:
         """A job that ended well (a detached submission is not an end)."""
         if self.notifier is not None and result.status == "succeeded":
+            from .messages import job_done_notice
+
             self.outcomes = self.notifier.send_sync(job_done_notice(result))
 
     def failed(self, error: ComfycineError) -> None:
@@ -65,12 +72,21 @@ class JobNotifications:
         if self.notifier is None or error.exit_code in _NOT_AN_END:
             return
         from ..diagnose import Diagnosis
+        from .messages import job_failed_notice
 
         found = error.details.get("diagnosis")
         diagnosis = Diagnosis.from_dict(found) if isinstance(found, dict) else None
         self.outcomes = self.notifier.send_sync(
             job_failed_notice(error, diagnosis, label=self.label)
         )
+
+
+def channel_configured(settings: Settings) -> bool:
+    """Whether the settings configure a channel: ``Notifier.from_settings(...).enabled``,
+    read without importing the senders."""
+    token = settings.telegram_bot_token
+    telegram = token is not None and bool(token.get_secret_value()) and settings.telegram_chat_id
+    return bool((settings.notify_command or "").strip() or telegram)
 
 
 BatchHook = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -82,6 +98,9 @@ def batch_hook(settings: Settings, flag: bool | None) -> BatchHook | None:
 
     A sweep's (``generate --takes/--vary``) says "sweep" and attaches its grid.
     """
+    from .messages import Notice, batch_done_notice
+    from .notifier import Notifier, notify_enabled
+
     if not notify_enabled(flag, settings):
         return None
     notifier = Notifier.from_settings(settings)
@@ -113,6 +132,9 @@ def batch_hook(settings: Settings, flag: bool | None) -> BatchHook | None:
 
 def watch_hook(settings: Settings, flag: bool | None) -> WatchHook | None:
     """One notice per watched file: the result (attached), or the failure and its fix."""
+    from .messages import Notice
+    from .notifier import Notifier, notify_enabled
+
     if not notify_enabled(flag, settings):
         return None
     notifier = Notifier.from_settings(settings)

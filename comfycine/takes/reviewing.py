@@ -14,12 +14,14 @@ import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ComfycineError, UsageError
 from ..ledger import JobRecord, Ledger
 from ..settings import Settings
-from .review import ReviewTake, write_review
+
+if TYPE_CHECKING:
+    from .review import ReviewTake
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,9 @@ def previews_of(path: Path) -> dict[str, str]:
 
 
 def _take(record: JobRecord, varied: list[str]) -> ReviewTake:
+    # The page writer loads for a review only: every job's previews_of comes through here.
+    from .review import ReviewTake
+
     files = [Path(p) for p in record.outputs]
     made: dict[str, str] = {}
     for path in files[:1]:
@@ -132,5 +137,7 @@ def review(
     name = sweep or time.strftime("%Y%m%d-%H%M%S")
     out = settings.output_dir / "review" / f"review-{name}.html"
     title = f"Sweep {sweep} ({records[0].template})" if sweep else "Recent takes"
+    from .review import write_review
+
     write_review(takes, out, title=title, varied=varied)
     return ReviewPage(out, len(takes), sweep)

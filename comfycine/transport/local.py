@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -21,7 +21,6 @@ from ..errors import ComfycineError, RejectedError, ServerError, UsageError
 from ..sanitize import clean_text, one_line
 from ..urls import bare_url, check_url, credentials, shown_url
 from .auth import OriginBoundAuth, TargetAuth
-from .events import Event
 from .failures import (
     BODY_LIMIT,
     is_auth_refusal,
@@ -41,6 +40,9 @@ from .records import (
     parse_history_entry,
     queue_ids,
 )
+
+if TYPE_CHECKING:
+    from .events import Event
 
 CONNECT_TIMEOUT = 2.5  # an unreachable PC must be reported within 3 s
 READ_TIMEOUT = 60.0

@@ -39,6 +39,9 @@ PLACEHOLDERS = {
     "NAME": "wan22-t2v",
     "FILE.json": "flow.json",
     "TEMPLATE": "upscale-video",
+    "SWEEP": "5ee9c0de",
+    "SWEEP:N": "5ee9c0de:2",
+    "TIMELINE": "cut.fcpxml",
 }
 FILES = sorted(COMMANDS.glob("*.md"))
 
@@ -87,6 +90,8 @@ def parse(argv: list[str]) -> Any:
     ctx = cli().make_context("comfycine", list(argv))
     while hasattr(ctx.command, "resolve_command"):
         rest = [*getattr(ctx, "_protected_args", ()), *ctx.args]
+        if not rest:  # a group run on its own (watch --once)
+            break
         name, sub, rest = ctx.command.resolve_command(ctx, rest)
         ctx = sub.make_context(name, rest, parent=ctx)
     return ctx

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from comfycine.notify.hooks import batch_hook
+from comfycine.notify import Notifier
+from comfycine.notify.hooks import JobNotifications, batch_hook, channel_configured
 from comfycine.settings import resolve
 from tests.faketelegram.server import FakeTelegram
 
@@ -47,3 +48,22 @@ async def test_batch_notice_without_a_grid_is_words(phone: FakeTelegram) -> None
     await hook("batch ab12 (wan): 4 succeeded, 0 failed, 0 skipped", summary_data(None))
     assert phone.methods() == ["sendMessage"]
     assert phone.requests[0].fields["text"] == "✅ batch wan: 4/4 done"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"COMFYCINE_NOTIFY_COMMAND": "notify-send"},
+        {"COMFYCINE_NOTIFY_COMMAND": "   "},
+        {"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_CHAT_ID": "42"},
+        {"TELEGRAM_BOT_TOKEN": "123:abc"},
+        {"TELEGRAM_CHAT_ID": "42"},
+    ],
+)
+def test_channel_configured_agrees_with_the_notifier(env: dict[str, str]) -> None:
+    """The check that spares loading the senders finds the channels the Notifier has."""
+    settings = resolve({}, env, read_dotenv_file=False)
+    expected = Notifier.from_settings(settings).enabled
+    assert channel_configured(settings) is expected
+    assert (JobNotifications(settings, None).notifier is not None) is expected
