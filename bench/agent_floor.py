@@ -77,7 +77,11 @@ def show(template_file: str) -> dict:
 
 
 async def job(url: str, graph_file: str, out_dir: str) -> dict:
-    """Socket, POST /prompt, wait for the end, GET /history, stream the output to disk."""
+    """Socket, POST /prompt, wait for the end, GET /history, stream the output to disk.
+
+    The steps of ``generate_e2e.minimal_generate``, written again on purpose: importing
+    that module would load comfycine's templates and spoil the floor's start-up time.
+    """
     import uuid
 
     import httpx
