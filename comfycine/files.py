@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import UsageError
@@ -40,3 +41,39 @@ def write_new_file(path: Path, text: str, *, force: bool = False) -> Path:
     finally:
         Path(temp).unlink(missing_ok=True)
     return path
+
+
+MAX_VARIANTS = 1000
+
+
+def name_variants(final: Path) -> Iterator[Path]:
+    """``final``, then ``final-2``, ``final-3`` … (the number before the suffix)."""
+    yield final
+    for number in range(2, MAX_VARIANTS):
+        yield final.with_name(f"{final.stem}-{number}{final.suffix}")
+
+
+def publish_part(part: Path, final: Path, *, rename: bool = True) -> Path | None:
+    """Move the finished ``part`` to ``final`` (or, with ``rename``, its first free
+    variant) without ever replacing a file; None when no name is free.
+
+    A hard link makes the move fail rather than replace a file that appears meanwhile;
+    where links do not work (exFAT, some network shares) the name is reserved with an
+    exclusive create first. ``part`` is left in place when None is returned.
+    """
+    for candidate in name_variants(final) if rename else iter([final]):
+        try:
+            os.link(part, candidate)
+        except FileExistsError:
+            continue
+        except OSError:
+            try:
+                with candidate.open("xb"):
+                    pass
+            except FileExistsError:
+                continue
+            os.replace(part, candidate)
+            return candidate
+        part.unlink()
+        return candidate
+    return None

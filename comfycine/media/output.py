@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from comfycine.errors import ComfycineError
+from comfycine.files import name_variants, publish_part
 from comfycine.media.errors import MediaError
-
-MAX_VARIANTS = 1000
 
 
 def part_path(final: Path) -> Path:
@@ -23,35 +22,14 @@ def part_path(final: Path) -> Path:
     return final.with_name(f".{final.name}.{os.getpid()}.part")
 
 
-def variants(final: Path) -> Iterator[Path]:
-    """``final``, then ``final-2``, ``final-3`` … (the number before the suffix)."""
-    yield final
-    for number in range(2, MAX_VARIANTS):
-        yield final.with_name(f"{final.stem}-{number}{final.suffix}")
-
-
 def publish(part: Path, final: Path, *, rename: bool = True) -> Path:
-    """Move the finished ``part`` to ``final`` or, with ``rename``, its first free variant.
-
-    A hard link makes the move fail rather than replace a file that appears meanwhile;
-    where links do not work (exFAT, some network shares) the name is reserved with an
-    exclusive create first. Without ``rename`` a taken ``final`` raises ``output_exists``.
+    """Move the finished ``part`` to ``final`` or, with ``rename``, its first free variant
+    (:func:`comfycine.files.publish_part`). Without ``rename`` a taken ``final`` raises
+    ``output_exists``.
     """
-    for candidate in variants(final) if rename else iter([final]):
-        try:
-            os.link(part, candidate)
-        except FileExistsError:
-            continue
-        except OSError:
-            try:
-                with candidate.open("xb"):
-                    pass
-            except FileExistsError:
-                continue
-            os.replace(part, candidate)
-            return candidate
-        part.unlink()
-        return candidate
+    published = publish_part(part, final, rename=rename)
+    if published is not None:
+        return published
     if not rename:
         part.unlink(missing_ok=True)
         raise exists_error(final)
@@ -76,7 +54,7 @@ def publish_folder(part: Path, final: Path, rename_inside: Callable[[Path, str],
     that appeared meanwhile fails unless that folder is empty (nothing is lost then).
     """
     planned = final.name
-    for candidate in variants(final):
+    for candidate in name_variants(final):
         if candidate.exists():
             continue
         if candidate.name != planned:

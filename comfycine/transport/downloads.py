@@ -26,6 +26,7 @@ from typing import BinaryIO
 import httpx
 
 from ..errors import ComfycineError, DownloadFailed, OutputNotWritable
+from ..files import publish_part
 from .failures import unreachable_error
 from .local import ComfyClient
 from .partfiles import adopt_part
@@ -75,26 +76,10 @@ def output_path(
 
 def _publish(part: Path, final: Path) -> Path:
     """Move ``part`` to ``final`` without ever replacing a file; suffix -2, -3… if taken."""
-    candidate = final
-    for attempt in range(2, 1000):
-        try:
-            os.link(part, candidate)
-        except FileExistsError:
-            candidate = final.with_name(f"{final.stem}-{attempt}{final.suffix}")
-            continue
-        except OSError:
-            # Filesystems without hard links: exclusive create keeps the no-overwrite rule.
-            try:
-                with candidate.open("xb"):
-                    pass
-            except FileExistsError:
-                candidate = final.with_name(f"{final.stem}-{attempt}{final.suffix}")
-                continue
-            os.replace(part, candidate)
-            return candidate
-        part.unlink()
-        return candidate
-    raise DownloadFailed(f"Too many files named like {final.name} in {final.parent}.")
+    published = publish_part(part, final)
+    if published is None:
+        raise DownloadFailed(f"Too many files named like {final.name} in {final.parent}.")
+    return published
 
 
 class _Restart(Exception):

@@ -24,21 +24,20 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import ComfycineError, UsageError
-from ..files import write_new_file
+from ..files import name_variants, write_new_file
 from ..sanitize import redact
 from ..templates import Template
 from ..transport.downloads import safe_stem
 from .completeness import FileState, media_kind
 
 INPUT, OUTPUT, FAILED, DONE = "input", "output", "failed", ".done"
-MAX_VARIANTS = 1000
 # Names an exporter or a copy uses while a file is unfinished, and system clutter.
 TEMP_SUFFIXES = (".part", ".tmp", ".temp", ".crdownload", ".download", ".partial", "~")
 REASON_SCHEMA = "comfycine/watch-failure/1"
@@ -204,12 +203,6 @@ def unreadable_error(path: Path, exc: OSError) -> UsageError:
     )
 
 
-def _variants(final: Path) -> Iterator[Path]:
-    yield final
-    for number in range(2, MAX_VARIANTS):
-        yield final.with_name(f"{final.stem}-{number}{final.suffix}")
-
-
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -224,7 +217,7 @@ def place_file(source: Path, final: Path) -> Path:
     left by an earlier, interrupted run) is reused instead of adding another copy.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    for candidate in _variants(final):
+    for candidate in name_variants(final):
         if candidate.exists():
             if _same_file(candidate, source):
                 return candidate
@@ -244,7 +237,7 @@ def _copy_new(source: Path, final: Path) -> Path:
     part = final.with_name(f".{final.name}.{os.getpid()}.part")
     try:
         shutil.copyfile(source, part)
-        for candidate in _variants(final):
+        for candidate in name_variants(final):
             try:
                 with candidate.open("xb"):
                     pass
@@ -266,7 +259,7 @@ def move_aside(
     failed input). Raises FileNotFoundError when ``source`` is gone.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    for candidate in _variants(final):
+    for candidate in name_variants(final):
         if candidate.exists() and _same_file(candidate, source):
             source.unlink()  # linked there by a run cut short before the unlink
             return candidate
