@@ -15,7 +15,9 @@ from fractions import Fraction
 
 from comfycine.media.errors import MediaError
 
-_PATTERN = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})([:;])(\d{2,3})")
+# ``;`` before the frames marks drop-frame; ``:`` and ``.`` (some tools) do not. Resolve
+# writes other separators between the first fields too.
+_PATTERN = re.compile(r"(\d{1,2})[:;.](\d{2})[:;.](\d{2})([:;.])(\d{2,3})")
 _DAY_HOURS = 24
 
 

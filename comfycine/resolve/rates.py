@@ -9,12 +9,9 @@ rate (23.976 → 24000/1001, 29.97 → 30000/1001, 59.94 → 60000/1001).
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 
 from ..errors import UsageError
-
-_TIMECODE = re.compile(r"^(\d{1,2})[:;.](\d{2})[:;.](\d{2})([:;.])(\d{2,3})$")
 
 
 def parse_rate(value: object) -> Fraction:
@@ -52,24 +49,21 @@ def timecode_frames(timecode: str, rate: Fraction) -> int:
     """The frame count ``HH:MM:SS:FF`` stands for at ``rate`` (``;`` before the frames
     marks drop frame, whose labels skip 2 numbers a minute, 4 at 59.94, except every
     tenth minute). An empty timecode is frame 0; raises UsageError when unreadable."""
+    from ..media.errors import MediaError
+    from ..media.timecode import parse_timecode
+
     text = timecode.strip()
     if not text:
         return 0
-    match = _TIMECODE.match(text)
-    if match is None:
+    try:
+        number, _ = parse_timecode(text, rate)
+    except MediaError:
         raise UsageError(
             f"Resolve gave a timecode comfycine cannot read: {timecode!r}.",
             hint="Check the clip's Start TC in Resolve's Clip Attributes.",
             code="invalid_timecode",
-        )
-    hours, minutes, seconds, mark, frames = match.groups()
-    nominal = round(rate)
-    total_minutes = int(hours) * 60 + int(minutes)
-    count = (total_minutes * 60 + int(seconds)) * nominal + int(frames)
-    if mark == ";" and rate.denominator != 1:
-        dropped = round(nominal / 15)  # 2 at 29.97, 4 at 59.94
-        count -= dropped * (total_minutes - total_minutes // 10)
-    return count
+        ) from None
+    return number
 
 
 def frames_at(seconds: Fraction, rate: Fraction) -> int:

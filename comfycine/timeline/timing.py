@@ -12,7 +12,6 @@ Nothing here imports ``opentimelineio`` at module level.
 from __future__ import annotations
 
 import math
-import re
 from fractions import Fraction
 from typing import Any
 
@@ -21,7 +20,6 @@ from ..errors import UsageError
 # A float frame count this close to a whole number is that whole number: OTIO's
 # rescaling between float rates leaves ~1e-9 of noise.
 FRAME_EPSILON = 1e-6
-TIMECODE = re.compile(r"^\s*(\d{1,2}):(\d{2}):(\d{2})([:;.])(\d{2,3})\s*$")
 
 
 def exact_rate(rate: float | int | Fraction | str) -> Fraction:
@@ -99,30 +97,19 @@ def nominal_fps(rate: Fraction) -> int:
 
 
 def parse_timecode(text: str, rate: Fraction) -> Fraction:
-    """SMPTE timecode as seconds at ``rate``; ``;`` before the frames means drop-frame.
+    """SMPTE timecode as seconds at ``rate``; ``;`` before the frames means drop-frame
+    (read by :func:`comfycine.media.timecode.parse_timecode`).
 
     Raises ValueError when the text is not a timecode or its frames exceed the rate.
     """
-    match = TIMECODE.match(text)
-    if match is None:
-        raise ValueError(f"not a timecode: {text!r}")
-    hours, minutes, secs, separator, frames = (
-        int(match[1]),
-        int(match[2]),
-        int(match[3]),
-        match[4],
-        int(match[5]),
-    )
-    fps = nominal_fps(rate)
-    if minutes > 59 or secs > 59 or frames >= fps:
-        raise ValueError(f"not a timecode at {fps} fps: {text!r}")
-    count = ((hours * 60 + minutes) * 60 + secs) * fps + frames
-    if separator == ";" and rate.denominator == 1001 and fps % 30 == 0:
-        # Drop-frame: two frame numbers (four at 59.94) skipped each minute but every tenth.
-        drop = fps // 15
-        total_minutes = hours * 60 + minutes
-        count -= drop * (total_minutes - total_minutes // 10)
-    return Fraction(count) / rate
+    from ..media.errors import MediaError
+    from ..media.timecode import parse_timecode as frame_number
+
+    try:
+        number, _ = frame_number(text, rate)
+    except MediaError as exc:
+        raise ValueError(exc.message) from None
+    return Fraction(number) / rate
 
 
 def timecode(seconds: Fraction, rate: Fraction) -> str:
