@@ -16,11 +16,13 @@ on the real CPU ComfyUI:
   from its cache;
 * ``--help`` beside ``python -c pass``.
 
-For the cases that send nothing the floor is given twice: bare, and with ``import
-httpx`` first (what a hand-written httpx client pays anyway); ``detach`` also has an
-"async floor", the same requests on httpx's asyncio client as comfycine sends them (the
-minimal client is synchronous: no asyncio, no anyio). Runs are interleaved
-(the order of the pair alternates), and a detached job is left to finish before the
+``comfycine`` runs warm (``comfycine.warm``: the first call started the warm server,
+as it does for a user); ``cold`` is the same call with ``COMFYCINE_WARM=off``, run in
+its own process from scratch. For the cases that send nothing the floor is given twice:
+bare, and with ``import httpx`` first (what a hand-written httpx client pays anyway);
+``detach`` also has an "async floor", the same requests on httpx's asyncio client as
+comfycine sends them (the minimal client is synchronous: no asyncio, no anyio). Runs are
+interleaved (the order of the pair alternates), and a detached job is left to finish before the
 next run. Prints medians, p90 (nearest rank) and the ratio of the medians, and the
 load average. Target: every ratio ≤ 1.1, ``--help`` ≤ 0.12 s.
 
@@ -81,6 +83,9 @@ def child_env(work: Path, url: str) -> dict[str, str]:
         env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
         print("PYTHONDONTWRITEBYTECODE dropped; bytecode cached under the work dir")
     return env
+
+
+COLD = {"COMFYCINE_WARM": "off"}
 
 
 def run(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -158,30 +163,35 @@ class Bench:
         if case == "status":
             return {
                 "comfycine": lambda: [*cli, "status", "--json", job],
+                "cold": lambda: [*cli, "status", "--json", job],
                 "floor": lambda: [*floor, "ledger", ledger, job],
                 "httpx floor": lambda: [*floor, "--httpx", "ledger", ledger, job],
             }
         if case == "wait":
             return {
                 "comfycine": lambda: [*cli, "wait", job, "--json"],
+                "cold": lambda: [*cli, "wait", job, "--json"],
                 "floor": lambda: [*floor, "ledger", ledger, job],
                 "httpx floor": lambda: [*floor, "--httpx", "ledger", ledger, job],
             }
         if case == "detach":
             return {
                 "comfycine": lambda: [*cli, "generate", "testimage", "--detach", "--json"],
+                "cold": lambda: [*cli, "generate", "testimage", "--detach", "--json"],
                 "floor": lambda: [*floor, "detach", self.url, self.detach_graph],
                 "async floor": lambda: [*floor, "detach-async", self.url, self.detach_graph],
             }
         if case == "show":
             return {
                 "comfycine": lambda: [*cli, "workflow", "show", "testpattern", "--json"],
+                "cold": lambda: [*cli, "workflow", "show", "testpattern", "--json"],
                 "floor": lambda: [*floor, "show", self.pattern],
                 "httpx floor": lambda: [*floor, "--httpx", "show", self.pattern],
             }
         if case == "job":
             return {
                 "comfycine": lambda: [*cli, "generate", "testimage", "--json", *self.colour_set()],
+                "cold": lambda: [*cli, "generate", "testimage", "--json", *self.colour_set()],
                 "floor": lambda: [*floor, "job", self.url, self.job_graph(), self.floor_dir],
             }
         return {
@@ -193,16 +203,17 @@ class Bench:
 def measure(bench: Bench, cases: list[str], runs: int) -> dict[str, dict[str, list[float]]]:
     """Interleaved runs: every case each round, the order within a case alternating."""
     samples: dict[str, dict[str, list[float]]] = {c: {} for c in cases}
+    cold_env = {**bench.env, **COLD}
     for case in cases:  # one untimed warm-up of each
-        for argv in bench.commands(case).values():
-            run(argv(), bench.env)
+        for label, argv in bench.commands(case).items():
+            run(argv(), cold_env if label == "cold" else bench.env)
         if case in ("detach", "job"):
             drain(bench.url)
     for round_ in range(runs):
         for case in cases:
             labels = list(bench.commands(case).items())
             for label, argv in labels if round_ % 2 == 0 else labels[::-1]:
-                elapsed, _ = run(argv(), bench.env)
+                elapsed, _ = run(argv(), cold_env if label == "cold" else bench.env)
                 samples[case].setdefault(label, []).append(elapsed)
                 if case in ("detach", "job"):
                     drain(bench.url)
@@ -255,6 +266,11 @@ def main() -> None:
               f"(1 min; {os.cpu_count()} cores); {args.runs} runs per client")  # fmt: skip
         report(samples)
     finally:
+        from comfycine.warm import socket_path, stop_server
+
+        warm_socket = socket_path(os.environ)  # the children's: they share TMPDIR
+        if warm_socket is not None:
+            stop_server(warm_socket)
         if server is not None:
             from comfycine.localserver import terminate_server
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# No warm server (comfycine.warm) behind the tests' comfycine processes: each test runs
+# the command it names, in place, and leaves no process behind. tests/warm sets it on.
+os.environ["COMFYCINE_WARM"] = "off"
+
 from .cli_support import isolation  # noqa: F401
 from .fakecloud.fixtures import fake_cloud  # noqa: F401
 from .fakecomfy.fixtures import fake_comfy  # noqa: F401

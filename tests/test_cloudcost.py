@@ -322,7 +322,7 @@ def test_the_consent_question_names_the_estimate(monkeypatch: pytest.MonkeyPatch
     """The question at a terminal: the reason, the estimate, then 'Run it on Comfy Cloud'."""
     import typer
 
-    from comfycine.cli import jobs
+    from comfycine.cli.bodies import jobs
 
     asked: list[str] = []
     monkeypatch.setattr(typer, "confirm", lambda text, err: asked.append(text) or True)

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
-from comfycine.errors import ComfycineError, ExitCode, Interrupted, UsageError
+# typing costs ~10 ms to import: the warm path does without it (annotations are text).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from comfycine.errors import ComfycineError
+
+# Nothing else at import: main() may hand the command to the warm server (comfycine.warm)
+# before anything of the library is loaded.
 
 
 def _command_name(argv: list[str]) -> str:
@@ -38,43 +45,32 @@ def _secret_values(argv: list[str]) -> tuple[str, ...]:
 
 def run(argv: list[str]) -> int:
     """Run the CLI with ``argv`` (without the program name); return the exit code."""
-    import typer
-
-    from comfycine.cli.app import build_app
     from comfycine.cli.render import Output
+    from comfycine.errors import ComfycineError, ExitCode, Interrupted
 
     as_json = "--json" in argv or "--events" in argv
     output = Output(_command_name(argv), as_json=as_json, secrets=lambda: _secret_values(argv))
     try:
-        # Only the named command: a run that names one does not build them all.
-        first = argv[0] if argv and not argv[0].startswith("-") else None
-        second = argv[1] if first and len(argv) > 1 and not argv[1].startswith("-") else None
-        app = build_app(first, second, listing=_lists_commands(argv, first))
-        command = typer.main.get_command(app)
-        result = command.main(args=argv, prog_name="comfycine", standalone_mode=False)
-        return int(result) if isinstance(result, int) else ExitCode.OK
+        # An agent's usual command lines skip Typer (cli/fastpath); the rest parse there.
+        from comfycine.cli.fastpath import fast_call
+
+        call = fast_call(argv)
+        if call is not None:
+            call()
+            return int(ExitCode.OK)
+        return _run_typer(argv)
     except ComfycineError as exc:
         if _debug_enabled(argv):
             _print_traceback(exc, output)
         output.error(_diagnosed(exc))
         return int(exc.exit_code)
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except typer.Abort:
-        output.error(Interrupted("Interrupted.", hint=""))
-        return int(ExitCode.INTERRUPTED)
-    except _click_exception() as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":
-            return int(ExitCode.USAGE)  # the help text was already printed
-        usage = UsageError(
-            str(getattr(exc, "format_message", exc.__str__)()), hint=_usage_hint(argv)
-        )
-        output.error(usage)
-        return int(ExitCode.USAGE)
     except KeyboardInterrupt:
         output.error(Interrupted("Interrupted.", hint=""))
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:
+        code = _typer_outcome(exc, output, argv)
+        if code is not None:
+            return code
         if _debug_enabled(argv):
             _print_traceback(exc, output)
         bug = ComfycineError(
@@ -83,6 +79,47 @@ def run(argv: list[str]) -> int:
         )
         output.error(bug)
         return int(ExitCode.UNEXPECTED)
+
+
+def _run_typer(argv: list[str]) -> int:
+    """Parse and run ``argv`` with the Typer application."""
+    import typer
+
+    from comfycine.cli.app import build_app
+    from comfycine.errors import ExitCode
+
+    # Only the named command: a run that names one does not build them all.
+    first = argv[0] if argv and not argv[0].startswith("-") else None
+    second = argv[1] if first and len(argv) > 1 and not argv[1].startswith("-") else None
+    app = build_app(first, second, listing=_lists_commands(argv, first))
+    command = typer.main.get_command(app)
+    result = command.main(args=argv, prog_name="comfycine", standalone_mode=False)
+    return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _typer_outcome(exc: Exception, output: Any, argv: list[str]) -> int | None:
+    """The exit code of Typer's own exceptions (exit, abort, a bad command line), else None.
+
+    Typer is only looked at when it was loaded: the fast path never imports it, unless
+    a body asked a question at a terminal.
+    """
+    typer = sys.modules.get("typer")
+    if typer is None:
+        return None
+    from comfycine.errors import ExitCode, Interrupted, UsageError
+
+    if isinstance(exc, typer.Exit):
+        return int(exc.exit_code)
+    if isinstance(exc, typer.Abort):
+        output.error(Interrupted("Interrupted.", hint=""))
+        return int(ExitCode.INTERRUPTED)
+    if isinstance(exc, _click_exception()):
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            return int(ExitCode.USAGE)  # the help text was already printed
+        message = str(getattr(exc, "format_message", exc.__str__)())
+        output.error(UsageError(message, hint=_usage_hint(argv)))
+        return int(ExitCode.USAGE)
+    return None
 
 
 def _lists_commands(argv: list[str], first: str | None) -> bool:
@@ -126,5 +163,9 @@ def _usage_hint(argv: list[str]) -> str:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    sys.exit(run(sys.argv[1:]))
+    """Console-script entry point: warm when the warm server can take it (comfycine.warm)."""
+    argv = sys.argv[1:]
+    from comfycine.warm.client import run_warm
+
+    code = run_warm(argv)
+    sys.exit(run(argv) if code is None else code)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+
+from comfycine.cli.settingsload import load_settings as load_settings  # re-exported
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON envelope on stdout (for scripts, agents).")
@@ -20,13 +22,6 @@ UrlOpt = Annotated[
     str | None,
     typer.Option("--url", help="ComfyUI URL for the local target (overrides COMFYUI_URL)."),
 ]
-
-
-def load_settings(url: str | None = None, **flags: Any) -> Any:
-    """Resolve settings once for this invocation (flag > environment > .env > default)."""
-    from comfycine.settings import resolve
-
-    return resolve({"comfyui_url": url, **flags})
 
 
 OutputOpt = Annotated[

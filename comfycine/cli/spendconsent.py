@@ -13,8 +13,6 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-import typer
-
 from comfycine.errors import ConsentRequired, join_sentences
 
 T = TypeVar("T")
@@ -35,6 +33,8 @@ def _ask(error: ConsentRequired) -> bool:
         price = (node.get("price") or {}).get("text") or "price not given by the server"
         name = node.get("display_name") or node.get("class_type")
         lines.append(f"  node {node.get('node')}: {name} ({node.get('class_type')}): {price}")
+    import typer  # only when a person is asked
+
     typer.echo(clean_text("\n".join(lines)), err=True)
     return bool(typer.confirm("Run it, billed to your Comfy account?", default=False, err=True))
 

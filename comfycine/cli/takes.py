@@ -144,7 +144,7 @@ def retake(
     renders where the take did, unless that was billed: then --target is needed.
     Partner (paid API) nodes run only with --allow-spend or a yes at a terminal.
     """
-    from comfycine.cli.jobs import _print_job
+    from comfycine.cli.bodies.jobs import print_job
     from comfycine.cli.options import load_settings
     from comfycine.cli.progressview import ProgressView
     from comfycine.notify.hooks import JobNotifications
@@ -175,7 +175,7 @@ def retake(
             before_ask=view.close,
         )
         notices.done(made.result)
-    output.success(made.to_dict(), _print_job)
+    output.success(made.to_dict(), print_job)
 
 
 def review(

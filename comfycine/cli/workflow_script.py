@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from comfycine.cli.jobs import _print_job
+from comfycine.cli.bodies.jobs import print_job
 from comfycine.cli.options import (
     AllowSpendOpt,
     DebugOpt,
@@ -91,7 +91,7 @@ def run(
             allow_spend,
             before_ask=view.close,
         )
-    output.success(result.to_dict(), _print_job)
+    output.success(result.to_dict(), print_job)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ status, the value measured and, unless it passed, the fix::
     notify      a notification channel configured (never sent)    warn only
     security    COMFYUI_URL is not a public address               warn only
     claude      comfycine in Claude Code: plugin, copy, duplicates warn only
+    warm        warm start: on (its server), off, or no private socket warn only
 
 :func:`run_doctor` returns a :class:`DoctorReport`: exit 0 when nothing failed, else
 the exit code of the first failing rung. With the PC off it answers in about 3 s.

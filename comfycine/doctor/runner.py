@@ -38,6 +38,7 @@ from .setup import (
     check_templates,
     config_failure,
 )
+from .warm import check_warm
 
 DEFAULT_TIMEOUT = 3.0  # TCP, HTTP and WebSocket each; the PC-off case stays under 5 s
 TAILSCALE_TIMEOUT = 2.0
@@ -56,6 +57,7 @@ LADDER = (
     "notify",
     "security",
     "claude",
+    "warm",
 )
 _SERVER_RUNGS = ("http", "websocket", "gpu", "job", "templates")
 
@@ -174,6 +176,7 @@ async def run_ladder(
     checks["notify"] = check_notify(settings)
     checks["security"] = check_security(chosen, host, addresses)
     checks["claude"] = check_claude()
+    checks["warm"] = check_warm()
     return DoctorReport(chosen.name, chosen.shown_url, [checks[n] for n in LADDER], deep)
 
 
