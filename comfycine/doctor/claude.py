@@ -39,7 +39,7 @@ def _install_hint() -> str:
     source = (
         str(checkout)
         if (checkout / ".claude-plugin" / "marketplace.json").is_file()
-        else "OWNER/comfycine (the repository comfycine came from)"
+        else "<a clone of the comfycine repository, or its GitHub owner/repo>"
     )
     return (
         f"For Claude Code: claude plugin marketplace add {source}, then claude plugin install "

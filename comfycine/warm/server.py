@@ -215,12 +215,29 @@ def child(link: socket.socket, identity: tuple[Any, ...]) -> None:
     finally:
         # The caller closing the link after reading the code must not interrupt this.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
+        _exit_as_a_process_does()
         with contextlib.suppress(Exception):
             link.sendall(b"E%d\n" % code)
         os._exit(code)
+
+
+def _exit_as_a_process_does() -> None:
+    """Flush the streams and run the exit handlers (temporary folders, finalizers).
+
+    The child ends with ``os._exit``: a normal exit would unwind into the server's own
+    clean-up and remove its socket. So what an interpreter does at exit is done here,
+    before the caller is told the command ended.
+    """
+    import atexit
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with contextlib.suppress(Exception):
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
 
 
 def _read_request(link: socket.socket) -> dict[str, Any]:

@@ -414,3 +414,26 @@ def test_doctor_says_whether_calls_start_warm(warm_server: Warm) -> None:
     running = check_warm()
     assert (running.status, running.details["pid"]) == ("ok", pid)
     assert str(pid) in running.value
+
+
+EXIT_HANDLERS = """\
+import atexit, os, sys
+from comfycine.warm.server import _exit_as_a_process_does
+atexit.register(lambda: open(sys.argv[1], "w").write("cleaned"))
+print("buffered", end="")
+_exit_as_a_process_does()
+os._exit(0)
+"""
+
+
+def test_a_child_runs_the_exit_handlers_before_it_ends(tmp_path: Path) -> None:
+    """Exit handlers (temporary folders, finalizers) run and output is flushed despite _exit."""
+    marker = tmp_path / "cleaned.txt"
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_HANDLERS, str(marker)],
+        capture_output=True,
+        text=True,
+        timeout=CALL_TIMEOUT,
+    )
+    assert (done.returncode, done.stdout) == (0, "buffered")
+    assert marker.read_text() == "cleaned"
