@@ -2,9 +2,12 @@
 
 Runs each command N times as a fresh process (the console script next to this Python,
 not a shell shim) and prints the median and spread, beside the floor of a bare
-interpreter and of ``import typer``. Target: median ≤ 0.12 s for both commands (``--help``
-builds its command list without their parameters; ``agent_roundtrip.py`` has the
-commands an agent calls most, against a minimal client).
+interpreter and of ``import typer``: each in place (``COMFYCINE_WARM=off``, everything
+imported by the process) and warm (handed to the warm server, which the warm-up call
+starts; ``workflow list`` and root ``--help`` are warm commands). Target: median
+≤ 0.12 s for both commands (``--help`` builds its command list without their
+parameters; ``agent_roundtrip.py`` has the commands an agent calls most, against a
+minimal client).
 
     python bench/cold_start.py [--runs 21]
 """
@@ -12,6 +15,7 @@ commands an agent calls most, against a minimal client).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -19,14 +23,19 @@ import sys
 import time
 from pathlib import Path
 
+IN_PLACE = {**os.environ, "COMFYCINE_WARM": "off"}
+WARM = {**os.environ, "COMFYCINE_WARM": "on"}
 
-def time_command(argv: list[str], runs: int) -> list[float]:
+
+def time_command(argv: list[str], runs: int, env: dict[str, str] = IN_PLACE) -> list[float]:
     """Wall-clock seconds of ``runs`` fresh executions (one warm-up first)."""
-    subprocess.run(argv, capture_output=True, check=False)
+    subprocess.run(argv, capture_output=True, check=False, env=env)
+    if env is WARM:
+        time.sleep(5)  # the warm-up started the warm server: let it import
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(argv, capture_output=True, check=False)
+        subprocess.run(argv, capture_output=True, check=False, env=env)
         samples.append(time.perf_counter() - start)
     return samples
 
@@ -50,12 +59,21 @@ def main() -> None:
     python = sys.executable
     report("python -c pass (floor)", time_command([python, "-c", "pass"], args.runs))
     report("python -c 'import typer'", time_command([python, "-c", "import typer"], args.runs))
-    report("comfycine --help", time_command([*cli, "--help"], args.runs))
-    report("comfycine workflow list", time_command([*cli, "workflow", "list"], args.runs))
-    report(
-        "comfycine workflow list --json",
-        time_command([*cli, "workflow", "list", "--json"], args.runs),
-    )
+    for label, env in (("in place", IN_PLACE), ("warm", WARM)):
+        report(f"comfycine --help ({label})", time_command([*cli, "--help"], args.runs, env))
+        report(
+            f"comfycine workflow list ({label})",
+            time_command([*cli, "workflow", "list"], args.runs, env),
+        )
+        report(
+            f"comfycine workflow list --json ({label})",
+            time_command([*cli, "workflow", "list", "--json"], args.runs, env),
+        )
+    from comfycine.warm import socket_path, stop_server
+
+    warm_socket = socket_path(os.environ)
+    if warm_socket is not None:
+        stop_server(warm_socket)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from .fakecomfy.fixtures import fake_comfy  # noqa: F401
 from .faketelegram.fixtures import fake_telegram, telegram_configured  # noqa: F401
 from .faultproxy import fault_proxy  # noqa: F401
 from .ports import free_port, silent_port  # noqa: F401
+from .real_claude import claude_code, claude_code_binary  # noqa: F401
 
 # ComfyUI-Manager in a second real ComfyUI (tests/real_manager.py); its collection hook
 # chains real_server's, so both builds happen before the first test that needs them.

@@ -25,6 +25,10 @@ from typing import Any
 from comfycine.warm import IDLE_SECONDS
 from comfycine.warm.client import GO
 
+# How long a child waits for the caller's go once it said its pid (the caller sends it
+# at once; a caller that stopped meanwhile must not keep a child forever).
+GO_TIMEOUT = 60.0
+
 # What the warm commands load; a module missing here is simply imported by the child.
 PRELOAD = (
     "comfycine.cli.main",
@@ -201,8 +205,13 @@ def child(link: socket.socket, identity: tuple[Any, ...]) -> None:
             os._exit(0)  # a caller started otherwise: it runs in place
         _become_caller(payload, fds)
         link.sendall(b"P%d\n" % os.getpid())
-        if link.recv(1) != GO:
-            os._exit(0)  # the caller gave up and runs it in place
+        link.settimeout(GO_TIMEOUT)
+        try:
+            go = link.recv(1)
+        except OSError:
+            go = b""
+        if go != GO:
+            os._exit(0)  # the caller gave up (it runs the command in place) or hangs
         link.settimeout(None)
         _interrupt_when_caller_goes(link)
         from comfycine.cli.main import run
