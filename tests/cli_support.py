@@ -22,6 +22,7 @@ from comfycine.envnames import (
     ENV_NAMES,
     target_auth_variables,
 )
+from comfycine.ledger import JobRecord, Ledger
 
 
 @dataclass
@@ -169,3 +170,25 @@ def kill_midway(command: list[str], isolation: Isolation, limit: float = 60.0) -
     finally:
         process.send_signal(signal.SIGKILL)  # also when the wait above failed
         process.wait(timeout=60)
+
+
+@pytest.fixture
+def finished_job(isolation: Isolation) -> str:
+    """A job the ledger knows as succeeded, its output on disk."""
+    output = isolation.output_dir / "done.png"
+    output.parent.mkdir(parents=True)
+    output.write_bytes(b"png")
+    record = JobRecord(
+        id="0f1e2d3c-0000-4000-8000-000000000001",
+        client_id="c",
+        target="local",
+        server_url="http://127.0.0.1:9",
+        template="testimage",
+        status="succeeded",
+        created_at=1.0,
+        finished_at=2.0,
+        outputs=[str(output)],
+    )
+    with Ledger.open(isolation.data_dir / "ledger.sqlite3") as ledger:
+        ledger.add(record)
+    return record.id

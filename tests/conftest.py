@@ -8,7 +8,7 @@ import os
 # the command it names, in place, and leaves no process behind. tests/warm sets it on.
 os.environ["COMFYCINE_WARM"] = "off"
 
-from .cli_support import isolation  # noqa: F401
+from .cli_support import finished_job, isolation  # noqa: F401
 from .fakecloud.fixtures import fake_cloud  # noqa: F401
 from .fakecomfy.fixtures import fake_comfy  # noqa: F401
 from .faketelegram.fixtures import fake_telegram, telegram_configured  # noqa: F401

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from comfycine.cli import app as cli_app
-from comfycine.ledger import JobRecord, Ledger
 from tests.cli_support import Isolation, invoke
 from tests.fakecomfy.server import FakeComfy
 
@@ -89,28 +88,6 @@ def modules_after(tmp_path: Path, *argv: str) -> set[str]:
             parts = name.split(".")
             names.update(".".join(parts[:n]) for n in range(2, len(parts) + 1))
     return names
-
-
-@pytest.fixture
-def finished_job(isolation: Isolation) -> str:
-    """A job the ledger knows as succeeded, its output on disk."""
-    output = isolation.output_dir / "done.png"
-    output.parent.mkdir(parents=True)
-    output.write_bytes(b"png")
-    record = JobRecord(
-        id="0f1e2d3c-0000-4000-8000-000000000001",
-        client_id="c",
-        target="local",
-        server_url="http://127.0.0.1:9",
-        template="testimage",
-        status="succeeded",
-        created_at=1.0,
-        finished_at=2.0,
-        outputs=[str(output)],
-    )
-    with Ledger.open(isolation.data_dir / "ledger.sqlite3") as ledger:
-        ledger.add(record)
-    return record.id
 
 
 def test_status_of_a_finished_job_reads_only_the_ledger(tmp_path: Path, finished_job: str) -> None:

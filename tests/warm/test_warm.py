@@ -21,7 +21,6 @@ import pytest
 
 from comfycine import warm
 from comfycine.envnames import ENV_DOTENV
-from comfycine.ledger import JobRecord, Ledger
 from comfycine.templates import load_template, template_dirs
 from comfycine.warm import client as warm_client
 from comfycine.warm.server import loaded_files, unchanged
@@ -138,25 +137,6 @@ def warm_server(
     finally:
         warm.stop_server(state.path)
         shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def finished_job(isolation: Isolation) -> str:
-    """A job the ledger knows as succeeded."""
-    record = JobRecord(
-        id="0f1e2d3c-0000-4000-8000-00000000beef",
-        client_id="c",
-        target="local",
-        server_url="http://127.0.0.1:9",
-        template="testimage",
-        status="succeeded",
-        created_at=1.0,
-        finished_at=2.0,
-        outputs=[str(isolation.output_dir / "done.png")],
-    )
-    with Ledger.open(isolation.data_dir / "ledger.sqlite3") as ledger:
-        ledger.add(record)
-    return record.id
 
 
 @pytest.mark.parametrize(
