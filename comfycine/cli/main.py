@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 # before anything of the library is loaded.
 
 
-def _command_name(argv: list[str]) -> str:
+def command_name(argv: list[str]) -> str:
+    """The command's name for the envelope: ``generate``, ``workflow show``…"""
     words = [a for a in argv if not a.startswith("-")]
     return (
         " ".join(words[:2])
@@ -49,7 +50,7 @@ def run(argv: list[str]) -> int:
     from comfycine.errors import ComfycineError, ExitCode, Interrupted
 
     as_json = "--json" in argv or "--events" in argv
-    output = Output(_command_name(argv), as_json=as_json, secrets=lambda: _secret_values(argv))
+    output = Output(command_name(argv), as_json=as_json, secrets=lambda: _secret_values(argv))
     try:
         # An agent's usual command lines skip Typer (cli/fastpath); the rest parse there.
         from comfycine.cli.fastpath import fast_call

@@ -53,7 +53,7 @@ def run_warm(argv: list[str]) -> int | None:
         start_server(path)  # for the next call
         return None
     try:
-        return _outcome(lines, child)
+        return _outcome(lines, argv)
     finally:
         link.close()
 
@@ -165,7 +165,7 @@ def _pass_signals_on(child: int) -> None:
         _signal.signal(signum, pass_on)
 
 
-def _outcome(lines: Lines, child: int) -> int:
+def _outcome(lines: Lines, argv: list[str]) -> int:
     """Wait for the child's exit code (signals are passed on to it meanwhile)."""
     answer = lines.next()
     if answer.startswith(b"E"):
@@ -173,11 +173,26 @@ def _outcome(lines: Lines, child: int) -> int:
     # The child ended without a word: killed (by our forwarded signal, or otherwise).
     if _RECEIVED:
         return 128 + _RECEIVED[-1]
+    return _report_lost_child(argv)
+
+
+def _report_lost_child(argv: list[str]) -> int:
+    """Say, as any command's error (the JSON envelope with --json), that its process died."""
+    from comfycine.cli.main import command_name
+    from comfycine.cli.render import Output
+    from comfycine.errors import ComfycineError, ExitCode
     from comfycine.warm import ENV_WARM
 
-    sys.stderr.write("error: the command's process ended without an exit code.\n")
-    sys.stderr.write(f"hint: Run it again with {ENV_WARM}=off to run it in place.\n")
-    return 1
+    output = Output(command_name(argv), as_json="--json" in argv or "--events" in argv)
+    output.error(
+        ComfycineError(
+            "The command's process ended without an exit code (killed by the system?).",
+            hint=f"Run it again with {ENV_WARM}=off to run it in place; "
+            "a job it submitted shows in: comfycine status",
+            code="warm_process_lost",
+        )
+    )
+    return int(ExitCode.UNEXPECTED)
 
 
 def start_server(path: str) -> None:

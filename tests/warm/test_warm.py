@@ -417,3 +417,39 @@ def test_a_child_runs_the_exit_handlers_before_it_ends(tmp_path: Path) -> None:
     )
     assert (done.returncode, done.stdout) == (0, "buffered")
     assert marker.read_text() == "cleaned"
+
+
+def test_a_child_lost_after_the_go_is_reported_as_an_error(warm_server: Warm) -> None:
+    """A child that dies without its code: exit 1, the envelope's warm_process_lost, no rerun."""
+    import json
+    import threading
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(warm_server.path)
+    listener.listen(1)
+    went: list[bytes] = []
+
+    def a_child_that_dies() -> None:
+        link, _ = listener.accept()
+        for fd in socket.recv_fds(link, 1, 3)[1]:
+            os.close(fd)  # the caller's pipes: held here, its reader would never see the end
+        size = int.from_bytes(link.recv(4), "big")
+        while size > 0:
+            size -= len(link.recv(size))
+        link.sendall(b"P%d\n" % os.getpid())
+        went.append(link.recv(1))
+        link.close()  # dies before its exit code
+
+    thread = threading.Thread(target=a_child_that_dies, daemon=True)
+    thread.start()
+    try:
+        code, out, err = warm_server.call("status", "--json")
+    finally:
+        thread.join(timeout=CALL_TIMEOUT)
+        listener.close()
+    assert went == [b"G"]
+    assert warm_server.ran() == "warm"  # not run again in place: it may have run
+    assert code == 1, err
+    envelope = json.loads(out)
+    assert envelope["error"]["code"] == "warm_process_lost"
+    assert "COMFYCINE_WARM=off" in envelope["error"]["hint"]
