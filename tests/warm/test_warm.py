@@ -22,7 +22,6 @@ import pytest
 from comfycine import warm
 from comfycine.envnames import ENV_DOTENV
 from comfycine.templates import load_template, template_dirs
-from comfycine.warm import client as warm_client
 from comfycine.warm.server import loaded_files, unchanged
 from tests.cli_support import Isolation
 from tests.fakecomfy.server import FakeComfy
@@ -215,23 +214,33 @@ def test_a_killed_caller_interrupts_its_command(warm_server: Warm, fake_comfy: F
     bounded_wait(lambda: children_of(server) == [])
 
 
+# A caller that hands a command over, prints the child's answer, and leaves without its go.
+NO_GO = """\
+import marshal, os, socket, sys
+from comfycine.warm import client, socket_path
+link = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+link.settimeout(60)
+link.connect(socket_path(os.environ))
+socket.send_fds(link, [b"C"], [0, 1, 2])
+payload = marshal.dumps(client.request(sys.argv[1:]))
+link.sendall(len(payload).to_bytes(4, "big") + payload)
+print(client.Lines(link).next().decode())
+"""
+
+
 def test_a_call_that_never_says_go_runs_nothing(
     warm_server: Warm, fake_comfy: FakeComfy, isolation: Isolation
 ) -> None:
     """The child waits for the caller's go: without it nothing is sent or recorded."""
     os.environ["COMFYUI_URL"] = fake_comfy.url
     server = warm_server.start()
-    link = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    link.settimeout(CALL_TIMEOUT)
-    link.connect(warm_server.path)
-    lines = warm_client.Lines(link)
-    import marshal
-
-    socket.send_fds(link, [b"C"], [0, 1, 2])
-    payload = marshal.dumps(warm_client.request(["generate", "testimage", "--detach"]))
-    link.sendall(len(payload).to_bytes(4, "big") + payload)
-    assert lines.next().startswith(b"P")
-    link.close()  # no go
+    done = subprocess.run(
+        [sys.executable, "-c", NO_GO, "generate", "testimage", "--detach"],
+        capture_output=True,
+        text=True,
+        timeout=CALL_TIMEOUT,
+    )
+    assert done.stdout.startswith("P"), done.stdout + done.stderr  # the child's pid: ready
     bounded_wait(lambda: children_of(server) == [])
     assert fake_comfy.prompts_received == []
     assert not (isolation.data_dir / "ledger.sqlite3").exists()
