@@ -57,10 +57,17 @@ def warm_wanted(argv: list[str], env: Mapping[str, str]) -> bool:
 
 
 def warm_setting(env: Mapping[str, str]) -> str:
-    """``COMFYCINE_WARM`` from the environment, else from the .env file (default on)."""
+    """``COMFYCINE_WARM`` from the environment, else from the .env file (default on).
+
+    The same .env as the settings read (settings.find_dotenv): COMFYCINE_ENV_FILE, else
+    ./.env, else the user's config folder's; found without pathlib, parsed only when the
+    name is in it.
+    """
     if env.get(ENV_WARM):
         return env[ENV_WARM]
-    dotenv = env.get(ENV_DOTENV) or ".env"
+    dotenv = _dotenv_file(env)
+    if dotenv is None:
+        return ""
     try:
         with open(dotenv, "rb") as handle:
             if ENV_WARM.encode() not in handle.read():
@@ -76,6 +83,16 @@ def warm_setting(env: Mapping[str, str]) -> str:
         return dotenv_file_values(Path(dotenv)).get(ENV_WARM, "")
     except ComfycineError:
         return ""  # the command itself reports a broken .env
+
+
+def _dotenv_file(env: Mapping[str, str]) -> str | None:
+    if env.get(ENV_DOTENV):
+        return env[ENV_DOTENV]
+    config = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    for candidate in (".env", os.path.join(config, "comfycine", ".env")):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
 
 
 def server_key() -> str:

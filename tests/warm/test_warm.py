@@ -269,14 +269,21 @@ def test_other_commands_always_run_in_place(warm_server: Warm) -> None:
     assert not warm.warm_wanted(["status"], {"COMFYCINE_WARM": "off"})
 
 
-def test_the_setting_is_read_from_the_dotenv_file(tmp_path: Path) -> None:
-    """COMFYCINE_WARM=off in the .env file switches it off; the environment wins."""
+def test_the_setting_is_read_from_the_dotenv_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """COMFYCINE_WARM=off in the .env the settings read switches it off; the environment wins."""
+    monkeypatch.chdir(tmp_path)
     dotenv = tmp_path / "my.env"
     dotenv.write_text("# local\nCOMFYCINE_WARM=off\n")
     assert not warm.warm_wanted(["status"], {ENV_DOTENV: str(dotenv)})
     assert warm.warm_wanted(["status"], {ENV_DOTENV: str(dotenv), "COMFYCINE_WARM": "on"})
     assert warm.warm_wanted(["status"], {ENV_DOTENV: str(tmp_path / "none.env")})
     assert warm.ENV_DOTENV == ENV_DOTENV
+    config = tmp_path / "config"
+    (config / "comfycine").mkdir(parents=True)
+    (config / "comfycine" / ".env").write_text("COMFYCINE_WARM=off\n")
+    assert not warm.warm_wanted(["status"], {"XDG_CONFIG_HOME": str(config)})  # no ./.env here
 
 
 def test_a_folder_others_can_enter_is_not_used(tmp_path: Path) -> None:
