@@ -23,6 +23,7 @@ from comfycine.warm import socket_path, warm_wanted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 # The signals a person or a supervisor sends to stop a command; passed on to it.
@@ -98,7 +99,7 @@ def request(argv: list[str]) -> dict[str, Any]:
         # The interpreter as started: a child forked from a server started otherwise
         # would import, decode, warn or optimise differently. sys.path[0] is the
         # script's folder (the server, started with -P, has none).
-        "python": python_identity(_locale.getencoding(), sys.path[1:]),
+        "python": python_identity(_locale.getencoding(), sys.path[1:], os.environ),
     }
 
 
@@ -110,8 +111,19 @@ FLAGS = (
 )  # fmt: skip
 
 
-def python_identity(encoding: str, paths: list[str]) -> tuple[Any, ...]:
+# Variables the server's libraries read once, when imported (typer.core, websockets):
+# a call that sets them otherwise than the server had them runs in place.
+IMPORT_TIME_VARIABLES = ("TYPER_USE_RICH",)
+IMPORT_TIME_PREFIXES = ("WEBSOCKETS_",)
+
+
+def python_identity(encoding: str, paths: list[str], env: Mapping[str, str]) -> tuple[Any, ...]:
     """The interpreter settings a call and the server must share to behave the same."""
+    read_at_import = sorted(
+        f"{k}={v}"
+        for k, v in env.items()
+        if k in IMPORT_TIME_VARIABLES or k.startswith(IMPORT_TIME_PREFIXES)
+    )
     return (
         encoding,
         sys.getfilesystemencoding(),
@@ -119,6 +131,7 @@ def python_identity(encoding: str, paths: list[str]) -> tuple[Any, ...]:
         tuple(sorted(sys.warnoptions)),
         tuple(sorted(f"{k}={v}" for k, v in sys._xoptions.items())),
         tuple(paths),
+        tuple(read_at_import),
     )
 
 

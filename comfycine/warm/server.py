@@ -155,7 +155,7 @@ def serve(path: str, idle: float = IDLE_SECONDS) -> None:
 
     from comfycine.warm.client import python_identity
 
-    identity = python_identity(_locale.getencoding(), list(sys.path))
+    identity = python_identity(_locale.getencoding(), list(sys.path), os.environ)
     lock = hold_lock(path)
     if lock is None:
         return  # a server is there, or starting

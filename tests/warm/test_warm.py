@@ -304,8 +304,10 @@ def test_a_folder_others_can_enter_is_not_used(tmp_path: Path) -> None:
 STRICT_PYTHON = [sys.executable, "-W", "error::DeprecationWarning"]
 
 
-def test_another_interpreter_setting_runs_in_place(warm_server: Warm, finished_job: str) -> None:
-    """A caller started with -X or -W options is not served by a server started without."""
+def test_another_interpreter_setting_runs_in_place(
+    warm_server: Warm, finished_job: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller started with -W, or with a variable read at import, runs in place."""
     warm_server.start()
     env = dict(os.environ, COMFYCINE_WARM="on")
     done = subprocess.run(
@@ -317,6 +319,9 @@ def test_another_interpreter_setting_runs_in_place(warm_server: Warm, finished_j
     )
     assert done.returncode == 0, done.stderr
     assert warm_server.ran() == "cold"
+    monkeypatch.setenv("TYPER_USE_RICH", "0")
+    code, _, err = warm_server.call("status", finished_job)
+    assert (code, warm_server.ran()) == (0, "cold"), err  # read by Typer when imported
 
 
 def test_one_server_per_socket_and_it_goes_when_idle(warm_server: Warm) -> None:
