@@ -474,3 +474,18 @@ def test_a_child_lost_after_the_go_is_reported_as_an_error(warm_server: Warm) ->
     envelope = json.loads(out)
     assert envelope["error"]["code"] == "warm_process_lost"
     assert "COMFYCINE_WARM=off" in envelope["error"]["hint"]
+
+
+def test_calls_at_once_each_get_their_own_answer(warm_server: Warm, finished_job: str) -> None:
+    """Eight calls at the same moment: eight children, each output its own caller's."""
+    warm_server.start()
+    calls = [
+        warm_server.run("status", "--json", finished_job if n % 2 else "nosuchjob")
+        for n in range(8)
+    ]
+    results = [(c.communicate(timeout=CALL_TIMEOUT), c.returncode) for c in calls]
+    for n, ((out, err), code) in enumerate(results):
+        if n % 2:
+            assert code == 0 and finished_job in out, err
+        else:
+            assert code != 0 and '"ok": false' in out, out
