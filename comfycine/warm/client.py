@@ -49,6 +49,9 @@ def run_warm(argv: list[str]) -> int | None:
         child = _hand_over(link, lines, argv)
     except (OSError, ValueError, EOFError):
         child = None
+    except KeyboardInterrupt:  # Ctrl-C before the go: nothing ran
+        link.close()
+        return _report_interrupted(argv)
     if child is None:
         link.close()
         start_server(path)  # for the next call
@@ -180,7 +183,10 @@ def _pass_signals_on(child: int) -> None:
 
 def _outcome(lines: Lines, argv: list[str]) -> int:
     """Wait for the child's exit code (signals are passed on to it meanwhile)."""
-    answer = lines.next()
+    try:
+        answer = lines.next()
+    except OSError:
+        answer = b""  # the link broke: as if the child ended without a word
     if answer.startswith(b"E"):
         return int(answer[1:])
     # The child ended without a word: killed (by our forwarded signal, or otherwise).
@@ -191,21 +197,35 @@ def _outcome(lines: Lines, argv: list[str]) -> int:
 
 def _report_lost_child(argv: list[str]) -> int:
     """Say, as any command's error (the JSON envelope with --json), that its process died."""
-    from comfycine.cli.main import command_name
-    from comfycine.cli.render import Output
-    from comfycine.errors import ComfycineError, ExitCode
+    from comfycine.errors import ComfycineError
     from comfycine.warm import ENV_WARM
 
-    output = Output(command_name(argv), as_json="--json" in argv or "--events" in argv)
-    output.error(
+    return _report(
+        argv,
         ComfycineError(
             "The command's process ended without an exit code (killed by the system?).",
             hint=f"Run it again with {ENV_WARM}=off to run it in place; "
             "a job it submitted shows in: comfycine status",
             code="warm_process_lost",
-        )
+        ),
     )
-    return int(ExitCode.UNEXPECTED)
+
+
+def _report_interrupted(argv: list[str]) -> int:
+    """Ctrl-C while handing over: the command's usual interruption (exit 130)."""
+    from comfycine.errors import Interrupted
+
+    return _report(argv, Interrupted("Interrupted.", hint=""))
+
+
+def _report(argv: list[str], error: Any) -> int:
+    """``error`` as the command itself would print it; its exit code."""
+    from comfycine.cli.main import command_name
+    from comfycine.cli.render import Output
+
+    output = Output(command_name(argv), as_json="--json" in argv or "--events" in argv)
+    output.error(error)
+    return int(error.exit_code)
 
 
 def start_server(path: str) -> None:
