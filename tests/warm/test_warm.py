@@ -489,3 +489,33 @@ def test_calls_at_once_each_get_their_own_answer(warm_server: Warm, finished_job
             assert code == 0 and finished_job in out, err
         else:
             assert code != 0 and '"ok": false' in out, out
+
+
+def test_the_dotenv_looked_at_is_the_one_the_settings_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """warm's .env lookup (kept free of pathlib) is settings.find_dotenv's, in every layout."""
+    from comfycine.settings import find_dotenv
+    from comfycine.warm import _dotenv_file
+
+    project, config = tmp_path / "project", tmp_path / "config"
+    (config / "comfycine").mkdir(parents=True)
+    project.mkdir()
+    monkeypatch.chdir(project)
+    env = {"XDG_CONFIG_HOME": str(config), "HOME": str(tmp_path)}
+    layouts = [
+        ({}, []),
+        ({}, [config / "comfycine" / ".env"]),
+        ({}, [project / ".env", config / "comfycine" / ".env"]),
+        ({ENV_DOTENV: str(tmp_path / "chosen.env")}, [project / ".env"]),
+    ]
+    for extra, files in layouts:
+        for path in (project / ".env", config / "comfycine" / ".env"):
+            path.unlink(missing_ok=True)
+        for path in files:
+            path.write_text("COMFYCINE_WARM=off\n")
+        found = _dotenv_file({**env, **extra})
+        expected = find_dotenv({**env, **extra}, cwd=project)
+        assert (Path(found).resolve() if found else None) == (
+            expected.resolve() if expected else None
+        ), (extra, files)
